@@ -48,4 +48,12 @@ type Config struct {
 	// callback task (when the number is known, not anonymous).
 	AbandonedTasks bool
 	Prompts        Prompts
+	// StoreTimeout bounds each write that must outlive the caller's hang-up:
+	// the step 04 task, the call record, presence releases, the customer
+	// created at 021. Zero means DefaultStoreTimeout.
+	StoreTimeout time.Duration
 }
+
+// DefaultStoreTimeout bounds each write made after the caller may be gone
+// (Config.StoreTimeout left at zero).
+const DefaultStoreTimeout = 5 * time.Second

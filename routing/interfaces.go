@@ -119,3 +119,19 @@ type Notifier interface {
 type Clock interface {
 	Now() time.Time
 }
+
+// FirstAgentBinder is implemented by a Directory that can make an agent an
+// existing customer's first agent. Step 021 uses it for a known customer who
+// has none, so that the next call from them goes to the agent who took this
+// one; a Directory without it leaves such customers unbound (logged).
+type FirstAgentBinder interface {
+	BindFirstAgent(ctx context.Context, b FirstAgentBinding) error
+}
+
+// FirstAgentBinding makes AgentID the first agent of CustomerID, audited
+// with the call UUID.
+type FirstAgentBinding struct {
+	CallUUID   string
+	CustomerID string
+	AgentID    string
+}
