@@ -1,0 +1,22 @@
+// Package esl is stickyacd's FreeSWITCH wire: an outbound event-socket
+// server that hands each call to a Handler as a Session, and an inbound
+// event-socket Client for registrations, channel states, api and chat.
+//
+// It is the only package that imports github.com/percipia/eslgo, and it is
+// shaped around that library's v1.5.0 behaviour:
+//
+//   - eslgo's outbound listener cannot be closed, filtered or capped, so
+//     Server accepts FreeSWITCH's connections itself (allowlist, session cap,
+//     drain) and splices each one to a single process-wide eslgo listener on
+//     a private abstract unix socket. The proxy also sees FreeSWITCH close
+//     the TCP connection, which eslgo does not report once linger is on.
+//   - eslgo matches replies to commands by arrival order on shared channels,
+//     so every command of a connection is serialised and a command whose
+//     reply does not come in time poisons the connection (ErrPoisoned).
+//   - eslgo calls event listeners in a goroutine per event, so nothing here
+//     depends on event order: results are read from the completion event
+//     that carries the Application-UUID we sent, and Event-Sequence tells a
+//     stale event from a current one.
+//
+// No business logic lives here.
+package esl
