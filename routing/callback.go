@@ -17,8 +17,13 @@ func (k *call) callback(ctx context.Context) {
 		k.fallback("no callback number")
 		k.note(StepCallback, "no callback number: no promise")
 		k.log.Warn("no callback number, no promise made", "step", StepCallback)
-		if err := k.answer(ctx); err == nil {
-			_ = k.play(ctx, k.r.cfg.Prompts.Goodbye) // the caller is told goodbye if they can hear it; nothing follows either way
+		err := k.answer(ctx)
+		if err == nil {
+			err = k.play(ctx, k.r.cfg.Prompts.Goodbye)
+		}
+		if err != nil {
+			k.note(StepCallback, "goodbye not heard")
+			k.log.Info("goodbye not heard", "step", StepCallback, "err", err)
 		}
 		k.hangup(ctx)
 		return

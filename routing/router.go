@@ -135,7 +135,7 @@ type call struct {
 
 	phone    string // normalised caller number, "" when unusable
 	customer *Customer
-	idNumber idnumber.Number // a valid number keyed at 02, nil-valued otherwise
+	idNumber idnumber.Number // a valid number keyed at 02, zero otherwise
 	answered bool
 	step     Step // the step in progress, for logs and panics
 

@@ -109,17 +109,20 @@ func (d *Directory) Calls() []string {
 	return slices.Clone(d.calls)
 }
 
-func (d *Directory) enter(method string) error {
+func (d *Directory) enter(ctx context.Context, method string) error {
 	d.Clock.Advance(d.Latency)
 	d.mu.Lock()
 	d.calls = append(d.calls, method)
 	d.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", method, err)
+	}
 	return d.failure(method)
 }
 
 // CustomerByPhone implements routing.Directory.
-func (d *Directory) CustomerByPhone(_ context.Context, phone string) (routing.Customer, error) {
-	if err := d.enter("CustomerByPhone"); err != nil {
+func (d *Directory) CustomerByPhone(ctx context.Context, phone string) (routing.Customer, error) {
+	if err := d.enter(ctx, "CustomerByPhone"); err != nil {
 		return routing.Customer{}, err
 	}
 	d.mu.Lock()
@@ -132,8 +135,8 @@ func (d *Directory) CustomerByPhone(_ context.Context, phone string) (routing.Cu
 }
 
 // CustomerByIDNumber implements routing.Directory.
-func (d *Directory) CustomerByIDNumber(_ context.Context, n idnumber.Number) (routing.Customer, error) {
-	if err := d.enter("CustomerByIDNumber"); err != nil {
+func (d *Directory) CustomerByIDNumber(ctx context.Context, n idnumber.Number) (routing.Customer, error) {
+	if err := d.enter(ctx, "CustomerByIDNumber"); err != nil {
 		return routing.Customer{}, err
 	}
 	d.mu.Lock()
@@ -146,8 +149,8 @@ func (d *Directory) CustomerByIDNumber(_ context.Context, n idnumber.Number) (ro
 }
 
 // BindPhone implements routing.Directory.
-func (d *Directory) BindPhone(_ context.Context, b routing.Binding) error {
-	if err := d.enter("BindPhone"); err != nil {
+func (d *Directory) BindPhone(ctx context.Context, b routing.Binding) error {
+	if err := d.enter(ctx, "BindPhone"); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -162,8 +165,8 @@ func (d *Directory) BindPhone(_ context.Context, b routing.Binding) error {
 
 // CreateCustomer implements routing.Directory; new customers get IDs
 // "new-1", "new-2", …
-func (d *Directory) CreateCustomer(_ context.Context, nc routing.NewCustomer) (routing.Customer, error) {
-	if err := d.enter("CreateCustomer"); err != nil {
+func (d *Directory) CreateCustomer(ctx context.Context, nc routing.NewCustomer) (routing.Customer, error) {
+	if err := d.enter(ctx, "CreateCustomer"); err != nil {
 		return routing.Customer{}, err
 	}
 	d.mu.Lock()
@@ -182,8 +185,8 @@ func (d *Directory) CreateCustomer(_ context.Context, nc routing.NewCustomer) (r
 }
 
 // BindFirstAgent implements routing.FirstAgentBinder.
-func (d *Directory) BindFirstAgent(_ context.Context, b routing.FirstAgentBinding) error {
-	if err := d.enter("BindFirstAgent"); err != nil {
+func (d *Directory) BindFirstAgent(ctx context.Context, b routing.FirstAgentBinding) error {
+	if err := d.enter(ctx, "BindFirstAgent"); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -200,8 +203,8 @@ func (d *Directory) BindFirstAgent(_ context.Context, b routing.FirstAgentBindin
 
 // Chain implements routing.Directory: the first agent, their backup, the
 // other agents of their team (by ID) and the team's leader.
-func (d *Directory) Chain(_ context.Context, firstAgentID string) (routing.Chain, error) {
-	if err := d.enter("Chain"); err != nil {
+func (d *Directory) Chain(ctx context.Context, firstAgentID string) (routing.Chain, error) {
+	if err := d.enter(ctx, "Chain"); err != nil {
 		return routing.Chain{}, err
 	}
 	d.mu.Lock()
@@ -234,8 +237,8 @@ func (d *Directory) Chain(_ context.Context, firstAgentID string) (routing.Chain
 }
 
 // Agent implements routing.Directory.
-func (d *Directory) Agent(_ context.Context, id string) (routing.Agent, error) {
-	if err := d.enter("Agent"); err != nil {
+func (d *Directory) Agent(ctx context.Context, id string) (routing.Agent, error) {
+	if err := d.enter(ctx, "Agent"); err != nil {
 		return routing.Agent{}, err
 	}
 	d.mu.Lock()

@@ -104,12 +104,15 @@ func (p *Presence) Count(method string) int {
 }
 
 // enter records a call and returns its index in the record.
-func (p *Presence) enter(c PresenceCall) (int, error) {
+func (p *Presence) enter(ctx context.Context, c PresenceCall) (int, error) {
 	p.Clock.Advance(p.Latency)
 	p.mu.Lock()
 	p.calls = append(p.calls, c)
 	i := len(p.calls) - 1
 	p.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return i, fmt.Errorf("%s: %w", c.Method, err)
+	}
 	return i, p.failure(c.Method)
 }
 
@@ -136,8 +139,8 @@ func (p *Presence) reserve(id, callUUID string) {
 // Reserve implements routing.Presence: the first group with a free agent
 // wins, longest idle first within it; every busy member of the groups up to
 // and including that one is reported as skipped.
-func (p *Presence) Reserve(_ context.Context, callUUID string, groups []routing.Group) (routing.Reservation, error) {
-	call, err := p.enter(PresenceCall{Method: "Reserve", CallUUID: callUUID, Groups: cloneGroups(groups)})
+func (p *Presence) Reserve(ctx context.Context, callUUID string, groups []routing.Group) (routing.Reservation, error) {
+	call, err := p.enter(ctx, PresenceCall{Method: "Reserve", CallUUID: callUUID, Groups: cloneGroups(groups)})
 	if err != nil {
 		return routing.Reservation{}, err
 	}
@@ -174,8 +177,8 @@ func (p *Presence) Reserve(_ context.Context, callUUID string, groups []routing.
 
 // ReserveAny implements routing.Presence: the longest-idle free agent not
 // excluded (ties by ID).
-func (p *Presence) ReserveAny(_ context.Context, callUUID string, exclude []string) (routing.Reservation, error) {
-	call, err := p.enter(PresenceCall{Method: "ReserveAny", CallUUID: callUUID, Exclude: slices.Clone(exclude)})
+func (p *Presence) ReserveAny(ctx context.Context, callUUID string, exclude []string) (routing.Reservation, error) {
+	call, err := p.enter(ctx, PresenceCall{Method: "ReserveAny", CallUUID: callUUID, Exclude: slices.Clone(exclude)})
 	if err != nil {
 		return routing.Reservation{}, err
 	}
@@ -199,8 +202,8 @@ func (p *Presence) ReserveAny(_ context.Context, callUUID string, exclude []stri
 }
 
 // move is a compare-and-set transition on the call UUID.
-func (p *Presence) move(c PresenceCall, from []string, to string) error {
-	if _, err := p.enter(c); err != nil {
+func (p *Presence) move(ctx context.Context, c PresenceCall, from []string, to string) error {
+	if _, err := p.enter(ctx, c); err != nil {
 		return err
 	}
 	p.mu.Lock()
@@ -221,24 +224,24 @@ func (p *Presence) move(c PresenceCall, from []string, to string) error {
 }
 
 // Ringing implements routing.Presence.
-func (p *Presence) Ringing(_ context.Context, agentID, callUUID string) error {
-	return p.move(PresenceCall{Method: "Ringing", AgentID: agentID, CallUUID: callUUID}, []string{"reserved"}, "ringing")
+func (p *Presence) Ringing(ctx context.Context, agentID, callUUID string) error {
+	return p.move(ctx, PresenceCall{Method: "Ringing", AgentID: agentID, CallUUID: callUUID}, []string{"reserved"}, "ringing")
 }
 
 // Answered implements routing.Presence.
-func (p *Presence) Answered(_ context.Context, agentID, callUUID string) error {
-	return p.move(PresenceCall{Method: "Answered", AgentID: agentID, CallUUID: callUUID}, []string{"ringing"}, "in_call")
+func (p *Presence) Answered(ctx context.Context, agentID, callUUID string) error {
+	return p.move(ctx, PresenceCall{Method: "Answered", AgentID: agentID, CallUUID: callUUID}, []string{"ringing"}, "in_call")
 }
 
 // Release implements routing.Presence.
-func (p *Presence) Release(_ context.Context, agentID, callUUID string, why routing.Result) error {
-	return p.move(PresenceCall{Method: "Release", AgentID: agentID, CallUUID: callUUID, Why: why},
+func (p *Presence) Release(ctx context.Context, agentID, callUUID string, why routing.Result) error {
+	return p.move(ctx, PresenceCall{Method: "Release", AgentID: agentID, CallUUID: callUUID, Why: why},
 		[]string{"reserved", "ringing"}, "")
 }
 
 // Hangup implements routing.Presence.
-func (p *Presence) Hangup(_ context.Context, agentID, callUUID string) error {
-	return p.move(PresenceCall{Method: "Hangup", AgentID: agentID, CallUUID: callUUID}, []string{"in_call"}, "")
+func (p *Presence) Hangup(ctx context.Context, agentID, callUUID string) error {
+	return p.move(ctx, PresenceCall{Method: "Hangup", AgentID: agentID, CallUUID: callUUID}, []string{"in_call"}, "")
 }
 
 func cloneGroups(gs []routing.Group) []routing.Group {

@@ -2,6 +2,7 @@ package routingtest
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -34,10 +35,13 @@ func (t *Tasks) Spool(on bool) {
 }
 
 // CreateTask implements routing.TaskSink; task IDs count from 1.
-func (t *Tasks) CreateTask(_ context.Context, nt routing.NewTask) (int64, error) {
+func (t *Tasks) CreateTask(ctx context.Context, nt routing.NewTask) (int64, error) {
 	t.mu.Lock()
 	t.calls++
 	t.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("create task: %w", err)
+	}
 	if err := t.failure("CreateTask"); err != nil {
 		return 0, err
 	}
@@ -83,7 +87,10 @@ var _ routing.CallRecords = (*Records)(nil)
 func NewRecords() *Records { return &Records{traces: map[string]routing.Trace{}} }
 
 // SaveCall implements routing.CallRecords (an upsert by UUID).
-func (r *Records) SaveCall(_ context.Context, t *routing.Trace) error {
+func (r *Records) SaveCall(ctx context.Context, t *routing.Trace) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("save call: %w", err)
+	}
 	if err := r.failure("SaveCall"); err != nil {
 		return err
 	}
