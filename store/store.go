@@ -140,6 +140,22 @@ func (d *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// inTx runs fn in a transaction, committing when it returns nil.
+func (d *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := d.pool.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
 func hostOf(params map[string]string) string {
 	host, port := params["host"], params["port"]
 	if host == "" {
