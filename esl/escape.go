@@ -109,11 +109,12 @@ func escapeField(v string, delim byte) string {
 	return b.String()
 }
 
-// isCleanupEscape reports whether pass 2 would take "\c" as an escape (a
-// space is included so that an escaped space after a '\' stays apart).
+// isCleanupEscape reports whether "\c" would not reach pass 2 as a
+// backslash followed by c: either pass 2 takes it as an escape, or c is
+// itself written as an escape (space, line break, tab).
 func isCleanupEscape(c, delim byte) bool {
 	switch c {
-	case '\'', '"', '\\', 'n', 'r', 't', 's', ' ':
+	case '\'', '"', '\\', 'n', 'r', 't', 's', ' ', '\n', '\r', '\t':
 		return true
 	}
 	return c == delim
@@ -161,6 +162,10 @@ func dialString(target string, vars map[string]string, ringTimeout time.Duration
 		v := vars[k]
 		if !validName(k) {
 			return "", fmt.Errorf("dial variable name %q: %w", k, ErrInvalidArgument)
+		}
+		if v == "" {
+			// FreeSWITCH has no empty variables, and skips "k=" in a block.
+			continue
 		}
 		if hasControl(v, "") || strings.ContainsAny(v, "{}") || strings.Contains(v, ":_:") {
 			return "", fmt.Errorf("dial variable %s: value cannot be carried in a dial string: %w", k, ErrInvalidArgument)
