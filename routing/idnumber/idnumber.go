@@ -20,10 +20,16 @@ var ErrChecksum = errors.New("id number: check character does not match")
 
 // Number is a validated ID number. Its String, GoString and LogValue forms are
 // masked to the last 4 characters so it can never leak through fmt or slog;
-// only Reveal gives the full value, for keyed hashing.
+// only Reveal gives the full value, for keyed hashing. Compare Numbers by
+// Reveal, not with ==.
 type Number struct {
-	canonical string
+	// canonical sits behind a pointer because fmt cannot call String on a
+	// Number held in another struct's unexported field: it prints the
+	// fields instead, and a pointer prints as an address, not the number.
+	canonical *string
 }
+
+func newNumber(canonical string) Number { return Number{canonical: &canonical} }
 
 // weights of ISO 7064 MOD 11-2 for the first 17 digits.
 var weights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
@@ -43,7 +49,7 @@ func Parse(s string) (Number, error) {
 		if !allDigits(s) {
 			return Number{}, ErrFormat
 		}
-		return Number{canonical: s}, nil
+		return newNumber(s), nil
 	case 18:
 		if !allDigits(s[:17]) {
 			return Number{}, ErrFormat
@@ -59,7 +65,7 @@ func Parse(s string) (Number, error) {
 		if checkChars[sum%11] != last {
 			return Number{}, ErrChecksum
 		}
-		return Number{canonical: s}, nil
+		return newNumber(s), nil
 	default:
 		return Number{}, ErrFormat
 	}
@@ -75,23 +81,29 @@ func allDigits(s string) bool {
 }
 
 // IsZero reports whether n holds no number.
-func (n Number) IsZero() bool { return n.canonical == "" }
+func (n Number) IsZero() bool { return n.canonical == nil }
 
 // Reveal returns the full canonical number (X upper case). Call it only to
 // compute the keyed hash; never log or store its result.
-func (n Number) Reveal() string { return n.canonical }
+func (n Number) Reveal() string {
+	if n.canonical == nil {
+		return ""
+	}
+	return *n.canonical
+}
 
 // Last4 returns the last four characters, the only part that may be stored
 // or shown.
 func (n Number) Last4() string {
-	if len(n.canonical) < 4 {
-		return n.canonical
+	c := n.Reveal()
+	if len(c) < 4 {
+		return c
 	}
-	return n.canonical[len(n.canonical)-4:]
+	return c[len(c)-4:]
 }
 
 // String masks all but the last four characters.
-func (n Number) String() string { return Mask(n.canonical) }
+func (n Number) String() string { return Mask(n.Reveal()) }
 
 // GoString masks like String so %#v cannot leak the number either.
 func (n Number) GoString() string { return "idnumber.Number(" + n.String() + ")" }
