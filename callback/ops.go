@@ -23,12 +23,20 @@ const (
 )
 
 // Complete closes a task by hand (HTTP API): status completed with the
-// given outcome ("done" when empty), recorded as done by agentID (may be
-// ""). It takes the task over from whoever holds it. It returns the task as
-// changed, without its history; ErrNotFound, ErrClosed.
+// given outcome ("done" when empty), recorded as done by agentID ("" for
+// an operator who is not an agent). It takes the task over from whoever
+// holds it. It returns the task as changed, without its history;
+// ErrNotFound, ErrClosed, ErrUnknownAgent.
 func (w *Worker) Complete(ctx context.Context, id int64, outcome, agentID string) (Task, error) {
 	if outcome == "" {
 		outcome = outcomeDone
+	}
+	if agentID != "" {
+		if _, err := w.dir.Agent(ctx, agentID); errors.Is(err, routing.ErrNotFound) {
+			return Task{}, fmt.Errorf("complete task %d: agent %s: %w", id, agentID, ErrUnknownAgent)
+		} else if err != nil {
+			return Task{}, fmt.Errorf("complete task %d: agent %s: %w", id, agentID, err)
+		}
 	}
 	owner := w.leaseOwner()
 	now := w.clock.Now()

@@ -38,6 +38,13 @@ func TestComplete(t *testing.T) {
 	if _, err := e.w.Complete(ctx, 999, "", ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("complete of a missing task: %v, want ErrNotFound", err)
 	}
+	other := e.store.add(assignedTo(unknown("c2"), "A2", "north"))
+	if _, err := e.w.Complete(ctx, other, "", "nobody"); !errors.Is(err, ErrUnknownAgent) {
+		t.Errorf("complete by an unknown agent: %v, want ErrUnknownAgent", err)
+	}
+	if got := e.store.get(other); got.Status != StatusAssigned {
+		t.Errorf("task %s after a refused completion", got.Status)
+	}
 }
 
 func TestCompleteTakesOverALease(t *testing.T) {
@@ -164,8 +171,8 @@ func TestNextCallback(t *testing.T) {
 			status: StatusAssigned, events: []EventKind{EventAttempted}, attemptsN: 2, retryAt: start.Add(30 * time.Minute),
 		},
 		{
-			name: "a retry after closing time moves to the next business morning",
-			now:  time.Date(2026, 12, 4, 17, 50, 0, 0, time.UTC), // a Friday
+			name:   "a retry after closing time moves to the next business morning",
+			now:    time.Date(2026, 12, 4, 17, 50, 0, 0, time.UTC), // a Friday
 			result: routing.BridgeResult{Result: routing.ResultNoAnswer},
 			status: StatusAssigned, events: []EventKind{EventAttempted}, attemptsN: 1,
 			retryAt: time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC),
