@@ -12,10 +12,15 @@ import (
 	rt "github.com/stickyacd/stickyacd/routing/routingtest"
 )
 
-// chainAway makes K1's whole chain unavailable, so K1's calls reach 03.
-func chainAway(h *harness) {
-	for _, id := range []string{"A1", "B1", "T1", "T2", "T3", "L1"} {
-		h.env.Presence.Away(id, routing.ResultBusy)
+// chainAway makes K1's whole chain busy, so K1's calls reach 03.
+func chainAway(h *harness) { away(h, routing.ResultBusy, north...) }
+
+// everyoneAway leaves no agent at all to take a call.
+func everyoneAway(h *harness, why routing.Result) { away(h, why, slices.Concat(north, []string{"S1"})...) }
+
+func away(h *harness, why routing.Result, ids ...string) {
+	for _, id := range ids {
+		h.env.Presence.Away(id, why)
 	}
 }
 
@@ -303,9 +308,7 @@ func (c *cancelOnGoodbye) Playback(ctx context.Context, sound string) error {
 func TestNoCallbackNumber(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	for _, id := range []string{"A1", "B1", "T1", "T2", "T3", "L1", "S1"} {
-		h.env.Presence.Away(id, routing.ResultOffline)
-	}
+	everyoneAway(h, routing.ResultOffline)
 	p := h.cfg.Prompts
 	tr, cc := h.handle(t, "call-1", "anonymous", rt.Script{Inputs: keys("", "", ""), HangupAfter: "never"})
 	want := []string{"answer", "collect " + p.EnterID, "collect " + p.EnterID, "collect " + p.EnterID,

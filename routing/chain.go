@@ -122,17 +122,9 @@ func (k *call) chain(ctx context.Context, ch Chain) end {
 		}
 		k.open(res.Step)
 		k.log.Info("chain agent reserved", "step", res.Step, "agent_id", a.ID)
-		switch e, err := k.attempt(ctx, a, res.Step, nil); e {
-		case attemptFailed:
-			continue
-		case attemptAnswered:
-			return endBridged
-		case attemptGone:
-			return endGone
-		case attemptBroken:
-			return k.legEnd(err)
-		default:
-			return k.storeFailed(res.Step, "presence", err)
+		e, err := k.attempt(ctx, a, res.Step, nil)
+		if next, retry := k.settle(res.Step, e, err); !retry {
+			return next
 		}
 	}
 }
@@ -176,17 +168,9 @@ func (k *call) anyAgent(ctx context.Context) end {
 			return k.storeFailed(StepAnyAgent, "load agent", err)
 		}
 		k.log.Info("agent reserved", "step", StepAnyAgent, "agent_id", a.ID)
-		switch e, err := k.attempt(ctx, a, StepAnyAgent, k.welcome); e {
-		case attemptFailed:
-			continue
-		case attemptAnswered:
-			return endBridged
-		case attemptGone:
-			return endGone
-		case attemptBroken:
-			return k.legEnd(err)
-		default:
-			return k.storeFailed(StepAnyAgent, "presence", err)
+		e, err := k.attempt(ctx, a, StepAnyAgent, k.welcome)
+		if next, retry := k.settle(StepAnyAgent, e, err); !retry {
+			return next
 		}
 	}
 }
@@ -201,6 +185,22 @@ const (
 	attemptBroken                  // the caller's leg failed
 	attemptPresenceDown            // presence refused the attempt
 )
+
+// settle turns how an attempt ended into where the flow goes; retry means
+// the next candidate is to be tried.
+func (k *call) settle(step Step, e attemptEnd, err error) (next end, retry bool) {
+	switch e {
+	case attemptFailed:
+		return endCallback, true
+	case attemptAnswered:
+		return endBridged, false
+	case attemptGone:
+		return endGone, false
+	case attemptBroken:
+		return k.legEnd(err), false
+	}
+	return k.storeFailed(step, "presence", err), false
+}
 
 // attempt rings a reserved agent and bridges the caller. welcome, run when
 // the agent answers, does step 021's extra work; nil for the chain.

@@ -24,9 +24,7 @@ func FuzzCallerKeys(f *testing.F) {
 	f.Fuzz(func(t *testing.T, try1, try2, try3, menu string, mode uint8) {
 		h := newHarness(t, func(c *routing.Config) { c.AbandonedTasks = mode&8 != 0 })
 		if mode&1 != 0 {
-			for _, id := range []string{"A1", "B1", "T1", "T2", "T3", "L1", "S1"} {
-				h.env.Presence.Away(id, routing.ResultBusy)
-			}
+			everyoneAway(h, routing.ResultBusy)
 		}
 		caller := phoneNew
 		if mode&2 != 0 {

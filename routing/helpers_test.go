@@ -44,6 +44,9 @@ var (
 	s1 = routing.Agent{ID: "S1", Extension: "3001", Team: "south", Role: routing.RoleAgent}
 )
 
+// north is K1's whole chain.
+var north = []string{"A1", "B1", "T1", "T2", "T3", "L1"}
+
 // harness is one Router over fresh fakes with the fixture loaded. Every
 // agent is idle; team members' idle times order them T2, T3, T1 (longest
 // idle first), and S1 has been idle longest of all.

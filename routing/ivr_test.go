@@ -236,9 +236,7 @@ func TestAnyAgent(t *testing.T) {
 	t.Run("nobody free goes to 03", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, nil)
-		for _, id := range []string{"A1", "B1", "T1", "T2", "T3", "L1", "S1"} {
-			h.env.Presence.Away(id, routing.ResultBusy)
-		}
+		everyoneAway(h, routing.ResultBusy)
 		tr, cc := h.handle(t, "call-1", phoneNew, rt.Script{Inputs: keys(idNobody, "2")})
 		if tr.Outcome != routing.OutcomeCallback || len(cc.Bridges()) != 0 {
 			t.Errorf("outcome %s bridges %d", tr.Outcome, len(cc.Bridges()))
