@@ -226,11 +226,28 @@ func (k *call) attempt(ctx context.Context, a Agent, step Step, welcome func(con
 		})
 	}
 	req.OnAnswer = onAnswer
+	settled := false
+	defer func() {
+		if settled {
+			return
+		}
+		// A panic is on its way up to Handle: give the agent back now rather
+		// than when presence's backstop TTL expires.
+		once.Do(func() {})
+		if picked {
+			k.presence(ctx, step, "hang up agent", func(c context.Context) error {
+				return k.r.d.Presence.Hangup(c, a.ID, k.trace.UUID)
+			})
+			return
+		}
+		k.release(ctx, step, a.ID, "")
+	}()
 	res, err := k.cc.Bridge(ctx, req)
 	if err == nil && res.Result == ResultAnswered {
 		onAnswer()
 	}
 	once.Do(func() {})
+	settled = true
 	switch {
 	case picked:
 		// Answered, even if the conversation ended with the caller hanging up.

@@ -136,7 +136,7 @@ func (panickyNotifier) ScreenPop(string, routing.ScreenPop) { panic("notifier ex
 
 type panickyCall struct {
 	*rt.Call
-	at string
+	at string // a sound, or "bridge"
 }
 
 func (c panickyCall) Playback(ctx context.Context, sound string) error {
@@ -144,6 +144,16 @@ func (c panickyCall) Playback(ctx context.Context, sound string) error {
 		panic("playback exploded")
 	}
 	return c.Call.Playback(ctx, sound)
+}
+
+func (c panickyCall) Bridge(ctx context.Context, r routing.BridgeRequest) (routing.BridgeResult, error) {
+	if c.at == "bridge" {
+		if r.Agent.ID == "B1" {
+			r.OnAnswer()
+		}
+		panic("bridge exploded")
+	}
+	return c.Call.Bridge(ctx, r)
 }
 
 // A panic never escapes Handle; a promise already made is kept.
@@ -177,6 +187,32 @@ func TestPanics(t *testing.T) {
 			t.Errorf("outcome %s tasks %+v task id %v", tr.Outcome, tasks, tr.TaskID)
 		}
 	})
+	for _, tc := range []struct {
+		name    string
+		away    []string
+		release string
+	}{
+		{name: "while the agent rings: released", release: "Release"},
+		{name: "during the conversation: hung up", away: []string{"A1"}, release: "Hangup"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, func(c *routing.Config) { c.AbandonedTasks = false })
+			away(h, routing.ResultOffline, tc.away...)
+			cc := panickyCall{Call: rt.NewCall(rt.Script{}), at: "bridge"}
+			tr := h.router.Handle(context.Background(), routing.Call{UUID: "call-1", CallerNumber: phoneK1}, cc)
+			if tr.Outcome != routing.OutcomeFailed || h.env.Tasks.Calls() != 0 {
+				t.Errorf("outcome %s tasks %d", tr.Outcome, h.env.Tasks.Calls())
+			}
+			if held := h.env.Presence.Held(); len(held) != 0 {
+				t.Errorf("agents held after a panic: %v", held)
+			}
+			calls := h.env.Presence.Calls()
+			if last := calls[len(calls)-1]; last.Method != tc.release {
+				t.Errorf("last presence call %+v, want %s", last, tc.release)
+			}
+		})
+	}
 	t.Run("while the agent answers", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, nil)
