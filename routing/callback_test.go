@@ -16,7 +16,9 @@ import (
 func chainAway(h *harness) { away(h, routing.ResultBusy, north...) }
 
 // everyoneAway leaves no agent at all to take a call.
-func everyoneAway(h *harness, why routing.Result) { away(h, why, slices.Concat(north, []string{"S1"})...) }
+func everyoneAway(h *harness, why routing.Result) {
+	away(h, why, slices.Concat(north, []string{"S1"})...)
+}
 
 func away(h *harness, why routing.Result, ids ...string) {
 	for _, id := range ids {
