@@ -74,8 +74,7 @@ func (n Normalizer) Normalize(raw string) (string, error) {
 	}
 	if international {
 		if n.CountryCode != "" && strings.HasPrefix(d, n.CountryCode) {
-			d = strings.TrimPrefix(d[len(n.CountryCode):], n.TrunkPrefix)
-			return check(d)
+			return n.national(strings.TrimPrefix(d[len(n.CountryCode):], n.TrunkPrefix))
 		}
 		if _, err := check(d); err != nil {
 			return "", err
@@ -85,11 +84,24 @@ func (n Normalizer) Normalize(raw string) (string, error) {
 	if n.TrunkPrefix != "" && strings.HasPrefix(d, n.TrunkPrefix) {
 		d = d[len(n.TrunkPrefix):]
 	}
+	return n.national(d)
+}
+
+// national checks a domestic number once its prefixes are gone. One that
+// still starts with a prefix ("+86 00 1") is a number nobody has, and
+// storing it would break look-ups: normalising it again strips the prefix.
+func (n Normalizer) national(d string) (string, error) {
+	if n.TrunkPrefix != "" && strings.HasPrefix(d, n.TrunkPrefix) ||
+		n.InternationalPrefix != "" && strings.HasPrefix(d, n.InternationalPrefix) {
+		return "", ErrUnknown
+	}
 	return check(d)
 }
 
+// check accepts what is left once prefixes are stripped; nothing but zeros
+// ("+86 000") is no more a number than "0000000000".
 func check(d string) (string, error) {
-	if d == "" || len(d) > maxDigits {
+	if strings.Trim(d, "0") == "" || len(d) > maxDigits {
 		return "", ErrUnknown
 	}
 	return d, nil
