@@ -10,7 +10,8 @@ import (
 // Event is a FreeSWITCH event (or the connect reply): its headers as
 // received. Values are URL-decoded when read.
 type Event struct {
-	h textproto.MIMEHeader
+	h    textproto.MIMEHeader
+	body []byte
 }
 
 // eventFromMap builds an Event from plain header names and decoded values.
@@ -45,6 +46,9 @@ func (e Event) Has(name string) bool {
 
 // Name is the Event-Name header.
 func (e Event) Name() string { return e.Get("Event-Name") }
+
+// Body is the event's body, e.g. a BACKGROUND_JOB's output.
+func (e Event) Body() string { return string(e.body) }
 
 // Var returns the channel variable name (the variable_<name> header).
 func (e Event) Var(name string) string { return e.Get("variable_" + name) }
