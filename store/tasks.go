@@ -182,9 +182,9 @@ WITH ch AS (
      WHERE e.task_id IN (SELECT id FROM upd)
      ORDER BY e.ord
 ), ob AS (
-    INSERT INTO callback_outbox (task_id, idempotency_key, body)
-    SELECT o.task_id, o.key, o.body::jsonb
-      FROM unnest($19::bigint[], $20::text[], $21::text[]) AS o(task_id, key, body)
+    INSERT INTO callback_outbox (task_id, idempotency_key, body, next_attempt_at)
+    SELECT o.task_id, o.key, o.body::jsonb, o.at
+      FROM unnest($19::bigint[], $20::text[], $21::text[], $22::timestamptz[]) AS o(task_id, key, body, at)
      WHERE o.task_id IN (SELECT id FROM upd)
 )
 SELECT id FROM upd`
@@ -308,6 +308,7 @@ func (s *Tasks) Apply(ctx context.Context, owner string, changes []callback.Chan
 		evTasks, obTasks                             []int64
 		evAt                                         []time.Time
 		evKinds, evAgents, evNotes, obKeys, obBodies []string
+		obAt                                         []time.Time
 	)
 	for i, c := range changes {
 		t := c.Task
@@ -327,6 +328,7 @@ func (s *Tasks) Apply(ctx context.Context, owner string, changes []callback.Chan
 				return nil, fmt.Errorf("encode notice of callback task %d: %w", t.ID, err)
 			}
 			obTasks, obKeys, obBodies = append(obTasks, t.ID), append(obKeys, nt.Key), append(obBodies, string(body))
+			obAt = append(obAt, nt.At)
 		}
 	}
 	var applied []int64
@@ -335,7 +337,7 @@ func (s *Tasks) Apply(ctx context.Context, owner string, changes []callback.Chan
 		pq.Array(attempts), pq.Array(reminders), pq.Array(escalated), pq.Array(outcomes), pq.Array(retries),
 		pq.Array(timeTexts(nextChecks)), pq.Array(completed),
 		pq.Array(evTasks), pq.Array(timeTexts(evAt)), pq.Array(evKinds), pq.Array(evAgents), pq.Array(evNotes),
-		pq.Array(obTasks), pq.Array(obKeys), pq.Array(obBodies))
+		pq.Array(obTasks), pq.Array(obKeys), pq.Array(obBodies), pq.Array(timeTexts(obAt)))
 	if err != nil {
 		return nil, fmt.Errorf("apply %d callback task changes: %w", n, err)
 	}
