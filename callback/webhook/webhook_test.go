@@ -175,7 +175,7 @@ func TestDeliverRetriesWithBackoffThenSucceeds(t *testing.T) {
 	}{
 		{advance: 0, delivered: 0, requests: 1, attempts: 1, next: time.Second},
 		{advance: 999 * time.Millisecond, delivered: 0, requests: 1, attempts: 1, next: time.Second}, // not due yet
-		{advance: time.Millisecond, delivered: 0, requests: 2, attempts: 2, next: 3 * time.Second},    // 1s, then 2s
+		{advance: time.Millisecond, delivered: 0, requests: 2, attempts: 2, next: 3 * time.Second},   // 1s, then 2s
 		{advance: 2 * time.Second, delivered: 1, requests: 3, attempts: 3},
 		{advance: time.Hour, delivered: 0, requests: 3, attempts: 3}, // nothing more
 	}
