@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -72,6 +73,18 @@ func assignedTo(t Task, agent, team string) Task {
 	return t
 }
 
+// addOpen gives agents open tasks of other callers, due tomorrow so the
+// passes under test leave them alone.
+func (e *env) addOpen(open map[string]int) {
+	for agent, count := range open {
+		for i := range count {
+			task := unknown(fmt.Sprint("old-", agent, i))
+			task.DueAt = start.Add(24 * time.Hour)
+			e.store.add(assignedTo(task, agent, "north"))
+		}
+	}
+}
+
 func (e *env) pass(t *testing.T) {
 	t.Helper()
 	e.w.Pass(context.Background(), false)
@@ -131,13 +144,7 @@ func TestAssignUnknownToLeastLoaded(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, Config{})
 			e.avail.set(tt.online...)
-			n := 0
-			for agent, count := range tt.open {
-				for range count {
-					n++
-					e.store.add(assignedTo(unknown("old"+string(rune('a'+n))), agent, "x"))
-				}
-			}
+			e.addOpen(tt.open)
 			id := e.store.add(unknown("new"))
 			e.pass(t)
 			got := e.store.get(id)
@@ -267,13 +274,7 @@ func TestChaseUnknownCustomerReassigns(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, Config{})
 			e.avail.set(tt.online...)
-			n := 0
-			for agent, count := range tt.open {
-				for range count {
-					n++
-					e.store.add(assignedTo(known("old"+string(rune('a'+n))), agent, "north"))
-				}
-			}
+			e.addOpen(tt.open)
 			id := e.store.add(assignedTo(unknown("c1"), "A2", "north"))
 			e.clock.advance(31 * time.Minute)
 			e.pass(t)

@@ -384,26 +384,24 @@ func (s *Tasks) OpenCounts(ctx context.Context, agentIDs []string) (map[string]i
 
 // Rescue gives up leases that ended before now (callback.Store).
 func (s *Tasks) Rescue(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.db.pool.ExecContext(ctx, sqlRescueTasks, now)
-	if err != nil {
-		return 0, fmt.Errorf("rescue expired callback task leases: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("rescue expired callback task leases: %w", err)
-	}
-	return int(n), nil
+	return s.db.rowsChanged(ctx, "rescue expired callback task leases", sqlRescueTasks, now)
 }
 
 // WakePending makes every pending task due at now (callback.Store).
 func (s *Tasks) WakePending(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.db.pool.ExecContext(ctx, sqlWakePending, now)
+	return s.db.rowsChanged(ctx, "wake pending callback tasks", sqlWakePending, now)
+}
+
+// rowsChanged runs a statement and returns how many rows it changed; what
+// names it in errors.
+func (d *DB) rowsChanged(ctx context.Context, what, query string, args ...any) (int, error) {
+	res, err := d.pool.ExecContext(ctx, query, args...)
 	if err != nil {
-		return 0, fmt.Errorf("wake pending callback tasks: %w", err)
+		return 0, fmt.Errorf("%s: %w", what, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("wake pending callback tasks: %w", err)
+		return 0, fmt.Errorf("%s: %w", what, err)
 	}
 	return int(n), nil
 }

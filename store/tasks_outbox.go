@@ -80,13 +80,5 @@ func (o *Outbox) Retry(ctx context.Context, id int64, next time.Time, reason str
 
 // Prune deletes deliveries that succeeded before before.
 func (o *Outbox) Prune(ctx context.Context, before time.Time) (int, error) {
-	res, err := o.db.pool.ExecContext(ctx, sqlOutboxPrune, before)
-	if err != nil {
-		return 0, fmt.Errorf("prune webhook deliveries: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("prune webhook deliveries: %w", err)
-	}
-	return int(n), nil
+	return o.db.rowsChanged(ctx, "prune webhook deliveries", sqlOutboxPrune, before)
 }

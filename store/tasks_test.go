@@ -81,11 +81,7 @@ func TestTasksClaimOrderAndLease(t *testing.T) {
 	for _, c := range []string{"late", "soon-low", "soon-high", "new", "future", "done", "calling"} {
 		ids[c] = mustCreate(t, s, newTask(c))
 	}
-	set := func(call, assignments string) {
-		if _, err := db.SQL().ExecContext(ctx, `UPDATE callback_tasks SET `+assignments+` WHERE call_uuid = $1`, call); err != nil {
-			t.Fatal(err)
-		}
-	}
+	set := func(call, assignments string) { setTask(t, db, call, assignments) }
 	set("late", `status = 'assigned', agent_id = 'A1', next_check_at = '2026-11-30T09:00:00Z'`)
 	set("soon-low", `status = 'assigned', agent_id = 'A1', next_check_at = '2026-11-30T09:30:00Z', priority = 1`)
 	set("soon-high", `status = 'assigned', agent_id = 'A1', next_check_at = '2026-11-30T09:30:00Z', priority = 20`)
@@ -213,11 +209,7 @@ func TestTasksTakeTop(t *testing.T) {
 	for _, c := range []string{"low", "high-late", "high-soon", "retry-later", "other-agent", "no-caller"} {
 		mustCreate(t, s, newTask(c))
 	}
-	set := func(call, assignments string) {
-		if _, err := db.SQL().ExecContext(ctx, `UPDATE callback_tasks SET status = 'assigned', `+assignments+` WHERE call_uuid = $1`, call); err != nil {
-			t.Fatal(err)
-		}
-	}
+	set := func(call, assignments string) { setTask(t, db, call, "status = 'assigned', "+assignments) }
 	set("low", `agent_id = 'A1', priority = 1`)
 	set("high-late", `agent_id = 'A1', priority = 30, due_at = '2026-11-30T12:00:00Z'`)
 	set("high-soon", `agent_id = 'A1', priority = 30, due_at = '2026-11-30T11:00:00Z'`)
@@ -430,6 +422,14 @@ SELECT (SELECT count(*) FROM callback_tasks WHERE status = 'assigned' AND agent_
 	sort.Ints(perAgent)
 	if len(perAgent) != 4 || perAgent[3]-perAgent[0] > n/10 {
 		t.Errorf("tasks per agent %v, want them spread over the 4 agents with the skill", perAgent)
+	}
+}
+
+// setTask changes a task's columns by hand.
+func setTask(t testing.TB, db *store.DB, call, assignments string) {
+	t.Helper()
+	if _, err := db.SQL().ExecContext(context.Background(), `UPDATE callback_tasks SET `+assignments+` WHERE call_uuid = $1`, call); err != nil {
+		t.Fatal(err)
 	}
 }
 

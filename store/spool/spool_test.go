@@ -74,6 +74,18 @@ SELECT (SELECT count(*) FROM callback_tasks WHERE call_uuid = $1),
 	return tasks, created
 }
 
+// replayOne replays a spool holding one task and checks that PostgreSQL
+// then has that call's task once, with one created event.
+func (e *spoolEnv) replayOne(t *testing.T, sp *spool.Spool, call string) {
+	t.Helper()
+	if n, err := sp.Replay(context.Background()); err != nil || n != 1 {
+		t.Fatalf("replay: %d, %v; want 1", n, err)
+	}
+	if tasks, created := e.counts(t, call); tasks != 1 || created != 1 {
+		t.Errorf("after replay: %d tasks, %d created events of %s; want 1 and 1", tasks, created, call)
+	}
+}
+
 func promise(call string) routing.NewTask {
 	return routing.NewTask{CallUUID: call, Caller: "13900139001", BusinessType: "loan", Priority: 10,
 		DueAt: time.Date(2026, 11, 30, 10, 30, 0, 0, time.UTC)}
@@ -141,12 +153,7 @@ func TestSpoolWhenPostgresIsUnreachable(t *testing.T) {
 			}
 
 			e.proxy.restore()
-			if n, err := sp.Replay(ctx); err != nil || n != 1 {
-				t.Fatalf("replay after recovery: %d, %v; want 1", n, err)
-			}
-			if tasks, created := e.counts(t, "during"); tasks != 1 || created != 1 {
-				t.Errorf("after replay: %d tasks, %d created events; want 1 and 1", tasks, created)
-			}
+			e.replayOne(t, sp, "during")
 			if files := spoolFiles(t, e.dir); len(files) != 0 {
 				t.Errorf("spool files %v left after a complete replay", files)
 			}
@@ -156,12 +163,7 @@ func TestSpoolWhenPostgresIsUnreachable(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(e.dir, files[0]), kept, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if n, err := sp.Replay(ctx); err != nil || n != 1 {
-				t.Fatalf("second replay: %d, %v", n, err)
-			}
-			if tasks, created := e.counts(t, "during"); tasks != 1 || created != 1 {
-				t.Errorf("after replaying the same spool again: %d tasks, %d created events; want 1 and 1", tasks, created)
-			}
+			e.replayOne(t, sp, "during")
 		})
 	}
 }
@@ -241,12 +243,7 @@ func TestSpoolReplayAfterALostReplyCreatesNothingTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	replayer := e.open(t)
-	if n, err := replayer.Replay(ctx); err != nil || n != 1 {
-		t.Fatalf("replay: %d, %v", n, err)
-	}
-	if tasks, created := e.counts(t, "ambiguous"); tasks != 1 || created != 1 {
-		t.Errorf("%d tasks, %d created events; want 1 and 1", tasks, created)
-	}
+	e.replayOne(t, replayer, "ambiguous")
 }
 
 func TestSpoolPassesRefusalsThrough(t *testing.T) {
