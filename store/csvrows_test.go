@@ -132,7 +132,7 @@ func FuzzCustomersCSV(f *testing.F) {
 		header+"K1,Kay,11010519491231002X,13900139001|+86 21 8888 0002,S1\n",
 		header+"K1,Kay,11010519491231002*,,\n",
 		header+"K1,Kay,110101199003070012,13900139001,\n", // bad check character
-		header+"K1,Kay,,110101199003070011,\n",           // ID number in the phones column
+		header+"K1,Kay,,110101199003070011,\n",            // ID number in the phones column
 		header+"K1,Kay,110101900307001,13900139001||13900139002,\n",
 		header+"K1,Kay,,anonymous,\n",
 		header+"K1,Kay,,,\n",

@@ -88,6 +88,11 @@ func (f *fixture) repo(t testing.TB) *store.Repo {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("close repo: %v", err)
+		}
+	})
 	return r
 }
 

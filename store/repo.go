@@ -31,6 +31,10 @@ type Repo struct {
 	// schemas in the same database.
 	schema string
 	agents atomic.Pointer[agentSnapshot]
+	// The look-ups of steps 01 and 02, prepared: one round trip each
+	// instead of lib/pq's two for a query with arguments.
+	byPhone  *sqlx.Stmt
+	byIDHash *sqlx.Stmt
 }
 
 // RepoOptions tunes a Repo. Zero fields take their defaults.
@@ -61,10 +65,24 @@ func NewRepo(ctx context.Context, db *DB, h IDHasher, o RepoOptions) (*Repo, err
 	if err := db.pool.GetContext(ctx, &r.schema, `SELECT current_schema()`); err != nil {
 		return nil, fmt.Errorf("new repo: read current schema: %w", err)
 	}
+	var err error
+	if r.byPhone, err = db.pool.PreparexContext(ctx, sqlCustomerByPhone); err != nil {
+		return nil, fmt.Errorf("new repo: prepare customer by phone: %w", err)
+	}
+	if r.byIDHash, err = db.pool.PreparexContext(ctx, sqlCustomerByIDHash); err != nil {
+		_ = r.byPhone.Close()
+		return nil, fmt.Errorf("new repo: prepare customer by id number: %w", err)
+	}
 	if err := r.Refresh(ctx); err != nil {
+		_ = r.Close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// Close releases the prepared statements; the DB stays open.
+func (r *Repo) Close() error {
+	return errors.Join(r.byPhone.Close(), r.byIDHash.Close())
 }
 
 const (
@@ -114,7 +132,7 @@ func (c customerRow) customer() routing.Customer {
 // CustomerByPhone finds the customer owning a normalised number.
 func (r *Repo) CustomerByPhone(ctx context.Context, phone string) (routing.Customer, error) {
 	var c customerRow
-	if err := r.db.pool.GetContext(ctx, &c, sqlCustomerByPhone, phone); err != nil {
+	if err := r.byPhone.GetContext(ctx, &c, phone); err != nil {
 		return routing.Customer{}, fmt.Errorf("customer by phone %s: %w", phone, notFound(err))
 	}
 	return c.customer(), nil
@@ -127,7 +145,7 @@ func (r *Repo) CustomerByIDNumber(ctx context.Context, id idnumber.Number) (rout
 		return routing.Customer{}, fmt.Errorf("customer by id number: no number: %w", ErrNotFound)
 	}
 	var c customerRow
-	if err := r.db.pool.GetContext(ctx, &c, sqlCustomerByIDHash, r.hasher.Hash(id)); err != nil {
+	if err := r.byIDHash.GetContext(ctx, &c, r.hasher.Hash(id)); err != nil {
 		return routing.Customer{}, fmt.Errorf("customer by id number %s: %w", id, notFound(err))
 	}
 	return c.customer(), nil
