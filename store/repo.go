@@ -51,6 +51,8 @@ const defaultAgentRefresh = time.Minute
 var (
 	_ routing.Directory   = (*Repo)(nil)
 	_ routing.CallRecords = (*Repo)(nil)
+
+	_ routing.FirstAgentBinder = (*Repo)(nil)
 )
 
 // NewRepo loads the first agent snapshot and returns the repository.
@@ -109,6 +111,12 @@ RETURNING coalesce((SELECT customer_id FROM prev), '')`
 INSERT INTO customers (id, name, id_hash, id_last4, first_agent_id, created_by_call)
 VALUES ($1, '', $2, $3, $4, $5)`
 	sqlInsertPhone = `INSERT INTO customer_phones (phone, customer_id) VALUES ($1, $2)`
+
+	sqlLockFirstAgent  = `SELECT coalesce(first_agent_id, '') FROM customers WHERE id = $1 FOR UPDATE`
+	sqlSetFirstAgent   = `UPDATE customers SET first_agent_id = $2, updated_at = now() WHERE id = $1`
+	sqlAuditFirstAgent = `
+INSERT INTO first_agent_bindings (customer_id, agent_id, previous_agent_id, call_uuid)
+VALUES ($1, $2, NULLIF($3, ''), $4)`
 )
 
 // How a phone came to belong to a customer (phone_bindings.how).
@@ -228,6 +236,35 @@ func (r *Repo) CreateCustomer(ctx context.Context, nc routing.NewCustomer) (rout
 		return routing.Customer{}, fmt.Errorf("create customer for call %s: %w", nc.CallUUID, classify(err))
 	}
 	return out.customer(), nil
+}
+
+// BindFirstAgent makes the agent the customer's first agent, audited with
+// the call in first_agent_bindings. Binding the agent already bound changes
+// nothing and adds no audit row.
+func (r *Repo) BindFirstAgent(ctx context.Context, b routing.FirstAgentBinding) error {
+	if b.CallUUID == "" {
+		return fmt.Errorf("bind first agent of customer %s: call uuid missing", b.CustomerID)
+	}
+	err := r.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var prev string
+		if err := tx.GetContext(ctx, &prev, sqlLockFirstAgent, b.CustomerID); err != nil {
+			return notFound(err)
+		}
+		if prev == b.AgentID {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, sqlSetFirstAgent, b.CustomerID, b.AgentID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, sqlAuditFirstAgent, b.CustomerID, b.AgentID, prev, b.CallUUID); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bind agent %s as first agent of customer %s: %w", b.AgentID, b.CustomerID, classify(err))
+	}
+	return nil
 }
 
 func nullable(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

@@ -351,3 +351,45 @@ W6,Wen Six,4006,west,agent,W2,loan
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestBindFirstAgent(t *testing.T) {
+	t.Parallel()
+	f, r := repoFixture(t)
+	ctx := context.Background()
+	bare, err := r.CreateCustomer(ctx, routing.NewCustomer{CallUUID: "call-a", Phone: "13600000009"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bind := func(call, agent string) error {
+		return r.BindFirstAgent(ctx, routing.FirstAgentBinding{CallUUID: call, CustomerID: bare.ID, AgentID: agent})
+	}
+	if err := bind("call-b", "W4"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := r.CustomerByPhone(ctx, "13600000009"); err != nil || c.FirstAgentID != "W4" {
+		t.Fatalf("after binding: %+v, %v", c, err)
+	}
+	if err := bind("call-c", "W4"); err != nil { // already so: no audit row
+		t.Fatal(err)
+	}
+	if err := bind("call-d", "W5"); err != nil {
+		t.Fatal(err)
+	}
+	var audit []string
+	err = f.db.SQL().SelectContext(ctx, &audit, `
+SELECT call_uuid || ':' || agent_id || ':' || coalesce(previous_agent_id, '-')
+  FROM first_agent_bindings WHERE customer_id = $1 ORDER BY id`, bare.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"call-b:W4:-", "call-d:W5:W4"}; !slices.Equal(audit, want) {
+		t.Fatalf("audit %v, want %v", audit, want)
+	}
+	if err := bind("call-e", "nobody"); !errors.Is(err, routing.ErrNotFound) {
+		t.Fatalf("unknown agent: %v, want not found", err)
+	}
+	err = r.BindFirstAgent(ctx, routing.FirstAgentBinding{CallUUID: "call-f", CustomerID: "K99", AgentID: "W4"})
+	if !errors.Is(err, routing.ErrNotFound) {
+		t.Fatalf("unknown customer: %v, want not found", err)
+	}
+}
