@@ -39,15 +39,21 @@ func seedScale(b *testing.B, db *store.DB, agents int) {
 	}
 }
 
+// scaleRepo is a Repo over a schema seeded with that many agents.
+func scaleRepo(b *testing.B, agents int) *store.Repo {
+	b.Helper()
+	f := newFixture(b)
+	seedScale(b, f.db, agents)
+	return f.repo(b)
+}
+
 // BenchmarkDecision is the directory's share of a known caller's routing
 // decision: the customer by caller ID, then the chain of their first agent.
 // p50-ms and p99-ms are per decision; compare them across agent counts.
 func BenchmarkDecision(b *testing.B) {
 	for _, agents := range []int{50, 50_000} {
 		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) {
-			f := newFixture(b)
-			seedScale(b, f.db, agents)
-			r := f.repo(b)
+			r := scaleRepo(b, agents)
 			ctx := context.Background()
 			customers := 2 * agents
 			took := make([]time.Duration, 0, 100_000)
@@ -81,9 +87,7 @@ func BenchmarkDecision(b *testing.B) {
 func BenchmarkChain(b *testing.B) {
 	for _, agents := range []int{50, 50_000} {
 		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) {
-			f := newFixture(b)
-			seedScale(b, f.db, agents)
-			r := f.repo(b)
+			r := scaleRepo(b, agents)
 			ctx := context.Background()
 			i := 0
 			for b.Loop() {

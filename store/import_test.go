@@ -133,6 +133,26 @@ S2001,Ada Lin (renamed),2001,north,agent,S2002,loan|card
 S3004,Kai Xu,3004,east,agent,S2001,loan
 `
 
+// expectRejected imports a file whose line 7 is bad and checks the error
+// names that line of the file's base name and the database is unchanged.
+func (f *fixture) expectRejected(t *testing.T, kind, path, data, reason string) error {
+	t.Helper()
+	before := dumpRows(t, f.db)
+	_, err := f.importString(kind, path, data)
+	file := filepath.Base(path)
+	if want := file + ":7: " + reason; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error %v, want prefix %q", err, want)
+	}
+	var ie *store.ImportError
+	if !errors.As(err, &ie) || ie.File != file || ie.Line != 7 {
+		t.Fatalf("error %#v, want *store.ImportError at %s:7", err, file)
+	}
+	if after := dumpRows(t, f.db); after != before {
+		t.Fatalf("rejected file changed the database:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	return err
+}
+
 func TestImportAgentsRejectsBadRow(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -166,19 +186,7 @@ func TestImportAgentsRejectsBadRow(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			f.importContract(t)
-			before := dumpRows(t, f.db)
-			_, err := f.importString("agents", "/data/in/agents.csv", agentsPrefix+tt.line+"\n")
-			wantPrefix := "agents.csv:7: " + tt.want
-			if err == nil || !strings.HasPrefix(err.Error(), wantPrefix) {
-				t.Fatalf("error %v, want prefix %q", err, wantPrefix)
-			}
-			var ie *store.ImportError
-			if !errors.As(err, &ie) || ie.File != "agents.csv" || ie.Line != 7 {
-				t.Fatalf("error %#v, want *store.ImportError at agents.csv:7", err)
-			}
-			if after := dumpRows(t, f.db); after != before {
-				t.Fatalf("rejected file changed the database:\nbefore:\n%s\nafter:\n%s", before, after)
-			}
+			f.expectRejected(t, "agents", "/data/in/agents.csv", agentsPrefix+tt.line+"\n", tt.want)
 		})
 	}
 }
@@ -266,20 +274,11 @@ func TestImportCustomersRejectsBadRow(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			f.importContract(t)
-			before := dumpRows(t, f.db)
-			data := customersPrefix + tt.line + "\n"
-			_, err := f.importString("customers", "customers.csv", data)
-			wantPrefix := "customers.csv:7: " + tt.want
-			if err == nil || !strings.HasPrefix(err.Error(), wantPrefix) {
-				t.Fatalf("error %v, want prefix %q", err, wantPrefix)
-			}
+			err := f.expectRejected(t, "customers", "customers.csv", customersPrefix+tt.line+"\n", tt.want)
 			for _, raw := range append(append([]string{badChecksum}, newIDs...), contractIDs...) {
 				if strings.Contains(err.Error(), raw) {
 					t.Fatalf("error %q contains a raw ID number", err)
 				}
-			}
-			if after := dumpRows(t, f.db); after != before {
-				t.Fatalf("rejected file changed the database:\nbefore:\n%s\nafter:\n%s", before, after)
 			}
 		})
 	}
