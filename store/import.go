@@ -79,10 +79,7 @@ func (im *Importer) ImportAgents(ctx context.Context, r io.Reader, name string) 
 		return Counts{}, err
 	}
 	var counts Counts
-	err = im.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, sqlImportLock); err != nil {
-			return fmt.Errorf("lock: %w", err)
-		}
+	err = im.inImportTx(ctx, file, func(tx *sqlx.Tx) error {
 		var codes []string
 		if err := tx.SelectContext(ctx, &codes, sqlConfiguredCodes); err != nil {
 			return fmt.Errorf("read business types: %w", err)
@@ -109,9 +106,23 @@ func (im *Importer) ImportAgents(ctx context.Context, r io.Reader, name string) 
 		return writeAgents(ctx, tx, rows, changed)
 	})
 	if err != nil {
-		return Counts{}, importFailed(file, err)
+		return Counts{}, err
 	}
 	return counts, nil
+}
+
+// inImportTx runs fn in one transaction holding the import lock.
+func (im *Importer) inImportTx(ctx context.Context, file string, fn func(tx *sqlx.Tx) error) error {
+	err := im.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, sqlImportLock); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		return fn(tx)
+	})
+	if err != nil {
+		return importFailed(file, err)
+	}
+	return nil
 }
 
 // importFailed keeps a rejected row's error as it is ("agents.csv:7: …")
@@ -311,10 +322,7 @@ func (im *Importer) ImportCustomers(ctx context.Context, r io.Reader, name strin
 		return Counts{}, err
 	}
 	var counts Counts
-	err = im.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, sqlImportLock); err != nil {
-			return fmt.Errorf("lock: %w", err)
-		}
+	err = im.inImportTx(ctx, file, func(tx *sqlx.Tx) error {
 		var ids, hashes, phones, agents []string
 		for _, c := range rows {
 			ids = append(ids, c.id)
@@ -346,7 +354,7 @@ func (im *Importer) ImportCustomers(ctx context.Context, r io.Reader, name strin
 		return writeCustomers(ctx, tx, plan)
 	})
 	if err != nil {
-		return Counts{}, importFailed(file, err)
+		return Counts{}, err
 	}
 	return counts, nil
 }
