@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq" // also registers the "postgres" driver
 
+	"github.com/stickyacd/stickyacd/callback"
 	"github.com/stickyacd/stickyacd/routing"
 )
 
@@ -26,6 +27,7 @@ type notFoundError struct{}
 // package that declares its own not-found sentinel is added here.
 var notFoundAliases = []error{
 	routing.ErrNotFound,
+	callback.ErrNotFound,
 }
 
 func (notFoundError) Error() string { return "not found" }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stickyacd/stickyacd/callback"
 	"github.com/stickyacd/stickyacd/routing"
 	"github.com/stickyacd/stickyacd/store"
 )
@@ -40,7 +41,7 @@ func TestOpenNamesUnreachableServer(t *testing.T) {
 func TestErrNotFoundMatchesRouting(t *testing.T) {
 	t.Parallel()
 	err := fmt.Errorf("agent x: %w", store.ErrNotFound)
-	if !errors.Is(err, store.ErrNotFound) || !errors.Is(err, routing.ErrNotFound) {
+	if !errors.Is(err, store.ErrNotFound) || !errors.Is(err, routing.ErrNotFound) || !errors.Is(err, callback.ErrNotFound) {
 		t.Fatalf("%v does not match both not-found sentinels", err)
 	}
 	if errors.Is(err, routing.ErrNoAgent) || errors.Is(errors.New("other"), store.ErrNotFound) {
