@@ -4,6 +4,20 @@
 -- backoff: the task is not offered to its agent before retry_at.
 ALTER TABLE callback_tasks ADD COLUMN retry_at timestamptz;
 
+-- The worker's claim, shaped exactly like its query so a batch is read in
+-- index order and the scan stops at the LIMIT (0001's index lacked the id
+-- tie-break, so a batch of equal next checks had to be sorted in full), and
+-- without leased rows, which concurrent workers would otherwise step over.
+DROP INDEX callback_tasks_due;
+CREATE INDEX callback_tasks_claim ON callback_tasks (next_check_at, priority DESC, id)
+    WHERE status IN ('pending', 'assigned') AND lease_owner IS NULL;
+
+-- Open tasks per agent (step 05's least-loaded, the API's open_tasks): the
+-- predicate is the count's own, so the count can be answered from the index.
+DROP INDEX callback_tasks_open_per_agent;
+CREATE INDEX callback_tasks_open_per_agent ON callback_tasks (agent_id)
+    WHERE status IN ('assigned', 'in_progress');
+
 -- The rescuer's scan: leases that may have expired.
 CREATE INDEX callback_tasks_leased ON callback_tasks (lease_until)
     WHERE lease_owner IS NOT NULL;
