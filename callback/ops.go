@@ -250,7 +250,7 @@ func closeTask(c *Change, now time.Time, s Status, outcome string) {
 // applyOne applies a single change made under owner's lease and pushes its
 // notices. It returns the task as changed.
 func (w *Worker) applyOne(ctx context.Context, owner string, c Change) (Task, error) {
-	c.seal()
+	c.seal(w.cfg.Location)
 	applied, err := w.store.Apply(ctx, owner, []Change{c})
 	if err != nil {
 		return Task{}, err

@@ -192,7 +192,7 @@ func (p *plan) decide(ctx context.Context, t Task) Change {
 	default:
 		p.chase(ctx, &c)
 	}
-	c.seal()
+	c.seal(p.w.cfg.Location)
 	return c
 }
 
@@ -335,11 +335,36 @@ func (c *Change) add(at time.Time, kind EventKind, agentID, note string) {
 	}
 }
 
-// seal copies the final state of the task into the notices.
-func (c *Change) seal() {
+// seal copies the final state of the task into the notices and writes
+// their text, with times in loc.
+func (c *Change) seal(loc *time.Location) {
 	t := c.Task
-	t.Events = nil
+	t.Events = []Event{}
 	for i := range c.Notices {
-		c.Notices[i].Task = t
+		n := &c.Notices[i]
+		n.Task = t
+		n.Text = noticeText(*n, loc)
 	}
+}
+
+var noticeTitles = map[EventKind]string{
+	EventAssigned:   "New callback",
+	EventReminded:   "Callback reminder",
+	EventReassigned: "Callback handed over to you",
+	EventEscalated:  "Escalated callback",
+}
+
+// noticeText is the one-line message an agent reads on a phone or screen.
+func noticeText(n Notice, loc *time.Location) string {
+	t := n.Task
+	who := "unknown caller"
+	if t.CustomerID != "" {
+		who = "customer " + t.CustomerID
+	}
+	number := t.Caller
+	if number == "" {
+		number = "the customer"
+	}
+	return fmt.Sprintf("%s: call %s back (%s, %s, priority %d, due %s). %s",
+		noticeTitles[n.Kind], number, who, t.BusinessType, t.Priority, t.DueAt.In(loc).Format("Mon 15:04"), n.Note)
 }

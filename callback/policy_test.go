@@ -119,7 +119,10 @@ func TestAssignKnownCustomerToFirstAgentEvenOffline(t *testing.T) {
 	}
 	ns := e.notes.all()
 	if len(ns) != 1 || ns[0].Kind != EventAssigned || ns[0].AgentID != "A1" || ns[0].Task.ID != id || ns[0].Key == "" {
-		t.Errorf("notices = %+v", ns)
+		t.Fatalf("notices = %+v", ns)
+	}
+	if want := "New callback: call 13900139001 back (customer K1, loan, priority 5, due Mon 10:30). first agent of customer K1"; ns[0].Text != want {
+		t.Errorf("notice text %q, want %q", ns[0].Text, want)
 	}
 }
 
@@ -239,7 +242,8 @@ func TestChaseKnownCustomerRemindsThenEscalates(t *testing.T) {
 			t.Errorf("step %d: next check %s, want one period later", i, got.NextCheckAt)
 		}
 		ns := e.notes.all()[before:]
-		if len(ns) != 1 || ns[0].Kind != s.kind || ns[0].AgentID != s.agent || ns[0].Task.Priority != s.priority {
+		if len(ns) != 1 || ns[0].Kind != s.kind || ns[0].AgentID != s.agent || ns[0].Task.Priority != s.priority ||
+			!strings.HasPrefix(ns[0].Text, noticeTitles[s.kind]+": call 13900139001 back") || !strings.HasSuffix(ns[0].Text, ev.Note) {
 			t.Errorf("step %d: notices %+v", i, ns)
 		}
 		// Nothing more happens until the next period.

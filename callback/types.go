@@ -101,7 +101,11 @@ type Notice struct {
 	At      time.Time `json:"at"`
 	AgentID string    `json:"agent_id"` // the agent notified
 	Note    string    `json:"note"`
-	Task    Task      `json:"task"` // the task after the change, without its history
+	// Text is a one-line message for the agent (the SIP MESSAGE body),
+	// e.g. "Callback reminder: call 13900139001 back (customer K1, loan,
+	// priority 6, due Mon 10:30). overdue by 5m0s; reminder 1; priority 6".
+	Text string `json:"text"`
+	Task Task   `json:"task"` // the task after the change, without its history
 }
 
 // Change is the outcome of acting on one leased task: its new state, the
