@@ -35,8 +35,9 @@ type TasksOptions struct {
 }
 
 var (
-	_ routing.TaskSink = (*Tasks)(nil)
-	_ callback.Store   = (*Tasks)(nil)
+	_ routing.TaskSink   = (*Tasks)(nil)
+	_ callback.Store     = (*Tasks)(nil)
+	_ callback.Directory = (*Repo)(nil)
 )
 
 // ErrBadFilter: a task list filter names an unknown status.
