@@ -262,7 +262,7 @@ func (s *Tasks) Lease(ctx context.Context, id int64, owner string, until time.Ti
 		err = s.db.pool.GetContext(ctx, &status, sqlTaskStatus, id)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			return callback.Task{}, fmt.Errorf("lease callback task %d: %w", id, taskNotFound)
+			return callback.Task{}, fmt.Errorf("lease callback task %d: %w", id, ErrNotFound)
 		case err == nil:
 			return callback.Task{}, fmt.Errorf("lease callback task %d (%s): %w", id, status, callback.ErrClosed)
 		}
@@ -412,7 +412,7 @@ func (s *Tasks) Task(ctx context.Context, id int64) (callback.Task, error) {
 	var row taskRow
 	err := s.db.pool.GetContext(ctx, &row, sqlTaskByID, id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return callback.Task{}, fmt.Errorf("callback task %d: %w", id, taskNotFound)
+		return callback.Task{}, fmt.Errorf("callback task %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return callback.Task{}, fmt.Errorf("read callback task %d: %w", id, err)
@@ -481,16 +481,4 @@ func (s *Tasks) withEvents(ctx context.Context, tasks []callback.Task) error {
 		tasks[i].Events = append(tasks[i].Events, callback.Event{At: r.At, Kind: callback.EventKind(r.Kind), AgentID: r.AgentID, Note: r.Note})
 	}
 	return nil
-}
-
-// taskNotFound matches both callback.ErrNotFound and this package's
-// ErrNotFound.
-var taskNotFound = bothNotFound{}
-
-type bothNotFound struct{}
-
-func (bothNotFound) Error() string { return callback.ErrNotFound.Error() }
-
-func (bothNotFound) Is(target error) bool {
-	return target == callback.ErrNotFound || errors.Is(ErrNotFound, target)
 }
