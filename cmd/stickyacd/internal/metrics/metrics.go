@@ -104,7 +104,6 @@ const (
 	GaugeFeedStreams = "stickyacd_feed_streams"
 	GaugeFeedDropped = "stickyacd_feed_events_dropped"
 	GaugeFSConnected = "stickyacd_freeswitch_connected"
-	GaugeSpooled     = "stickyacd_spooled_tasks"
 )
 
 var gaugeHelp = map[string]string{
@@ -112,7 +111,6 @@ var gaugeHelp = map[string]string{
 	GaugeFeedStreams: "Open agent event streams (Server-Sent Events).",
 	GaugeFeedDropped: "Agent feed events dropped because a stream lagged.",
 	GaugeFSConnected: "1 when the FreeSWITCH event socket is connected.",
-	GaugeSpooled:     "Callback tasks waiting in the local spool for PostgreSQL.",
 }
 
 // Handler serves /metrics.
