@@ -55,11 +55,11 @@ var shared struct {
 	err  error
 }
 
-// sharedBackend starts the eslgo listener on first use. Its logger is the
-// first caller's.
-func sharedBackend(log *slog.Logger) (*backend, error) {
+// sharedBackend starts the eslgo listener on first use. Being the
+// process's, it logs (eslgo's chatter at Debug) to slog.Default().
+func sharedBackend() (*backend, error) {
 	shared.once.Do(func() {
-		shared.b, shared.err = startBackend(log)
+		shared.b, shared.err = startBackend(slog.Default())
 	})
 	return shared.b, shared.err
 }
@@ -198,9 +198,10 @@ func (pc *proxyConn) proxy(b *backend, log *slog.Logger) {
 		_, _ = io.Copy(back, pc.front)
 	}
 	pc.markFrontGone()
-	if uc, ok := back.(*net.UnixConn); ok {
-		_ = uc.CloseWrite()
-	}
+	// eslgo must not see EOF here: its receive loop then sends on a channel
+	// that a concurrent Close may be closing, and panics. The session learns
+	// that FreeSWITCH left from markFrontGone and closes eslgo's side; that
+	// ends the copy above.
 	<-toFS
 	_ = back.Close()
 }

@@ -162,7 +162,7 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv.addr = ln.Addr()
 	srv.mu.Unlock()
 
-	b, err := sharedBackend(srv.log)
+	b, err := sharedBackend()
 	if err != nil {
 		return fmt.Errorf("esl server: %w", err)
 	}
@@ -321,21 +321,6 @@ func (srv *Server) serve(pc *proxyConn, c *eslgo.Conn, data Event) {
 	})
 	c.RegisterEventListener(eslgo.EventListenAll, func(ev *eslgo.Event) { s.deliver(Event{h: ev.Headers}) })
 	pc.attach(s)
-	srv.mu.Lock()
-	hard := srv.hard
-	srv.mu.Unlock()
-	ctx, cancel := context.WithTimeoutCause(hard, srv.opts.MaxCallDuration, errMaxCallDuration)
-	defer cancel()
-	backstop := context.AfterFunc(ctx, func() {
-		if context.Cause(ctx) == errMaxCallDuration {
-			s.log.Warn("maximum call duration reached; hanging up", "max_call_duration", srv.opts.MaxCallDuration)
-			if err := s.Hangup(context.WithoutCancel(ctx), "ALLOTTED_TIMEOUT"); err != nil {
-				s.log.Error("hang up at maximum call duration", "err", err)
-			}
-		}
-		s.Close()
-	})
-	defer backstop()
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic in call handler", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
@@ -346,6 +331,29 @@ func (srv *Server) serve(pc *proxyConn, c *eslgo.Conn, data Event) {
 			c.Close()
 		}
 		s.lifeStop()
+	}()
+	srv.mu.Lock()
+	hard := srv.hard
+	srv.mu.Unlock()
+	ctx, cancel := context.WithTimeoutCause(hard, srv.opts.MaxCallDuration, errMaxCallDuration)
+	defer cancel()
+	backstopDone := make(chan struct{})
+	backstop := context.AfterFunc(ctx, func() {
+		defer close(backstopDone)
+		if context.Cause(ctx) == errMaxCallDuration {
+			s.log.Warn("maximum call duration reached; hanging up", "max_call_duration", srv.opts.MaxCallDuration)
+			if err := s.Hangup(context.WithoutCancel(ctx), "ALLOTTED_TIMEOUT"); err != nil {
+				s.log.Error("hang up at maximum call duration", "err", err)
+			}
+		}
+		s.Close()
+	})
+	defer func() {
+		// The handler may return as soon as its context ends: the backstop
+		// finishes with the session before the session is torn down.
+		if !backstop() {
+			<-backstopDone
+		}
 	}()
 	if err := s.subscribe(); err != nil {
 		s.log.Warn("esl session set-up failed", "err", err)
