@@ -50,12 +50,15 @@ func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 		Password:              o.Password,
 		MasterName:            o.MasterName,
 		ContextTimeoutEnabled: true,
-		PoolSize:              o.PoolSize,
-		PoolTimeout:           o.CommandTimeout + time.Second,
-		MinIdleConns:          2,
-		DialTimeout:           o.DialTimeout,
-		ReadTimeout:           o.CommandTimeout,
-		WriteTimeout:          o.CommandTimeout,
-		ClientName:            "stickyacd",
+		// RESP2: presence uses no push notifications, and under RESP3
+		// go-redis polls for them around every command.
+		Protocol:     2,
+		PoolSize:     o.PoolSize,
+		PoolTimeout:  o.CommandTimeout + time.Second,
+		MinIdleConns: 2,
+		DialTimeout:  o.DialTimeout,
+		ReadTimeout:  o.CommandTimeout,
+		WriteTimeout: o.CommandTimeout,
+		ClientName:   "stickyacd",
 	}), nil
 }

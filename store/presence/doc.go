@@ -31,7 +31,7 @@
 // what lets a reservation look at a whole chain atomically):
 //
 //	{prefix}:agents        set of every agent presence has heard of
-//	{prefix}:agent:<id>    hash, one per agent
+//	{prefix}:agent:<id>    the agent: one MessagePack array (see lua/lib.lua)
 //	{prefix}:idle          zset of offerable agents by idle-since (ms)
 //	{prefix}:pending       zset of online agents by the time their
 //	                       reservation, call, wrap-up or delay ends (ms)

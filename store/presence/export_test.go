@@ -3,6 +3,7 @@ package presence
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // ReleaseWithEval releases a reservation through EVAL rather than EVALSHA,
@@ -11,6 +12,16 @@ import (
 func ReleaseWithEval(ctx context.Context, s *Store, agentID, callUUID string) error {
 	return allScripts.release.Eval(ctx, s.rdb, s.keys, s.agentKey, s.requireReg,
 		agentID, callUUID, "", 0, 0, 0, 0).Err()
+}
+
+// SetIdleSince overwrites an agent's idle-since, for tests that need two
+// agents idle since the same millisecond. It does not touch the indexes.
+func SetIdleSince(ctx context.Context, s *Store, agentID string, at time.Time) error {
+	const script = `local v = cmsgpack.unpack(redis.call('GET', KEYS[1]))
+v[8] = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], cmsgpack.pack(v))
+return 1`
+	return s.rdb.Eval(ctx, script, []string{s.agentKey + agentID}, at.UnixMilli()).Err()
 }
 
 // CheckIndexes verifies the offer indexes against the agents' presence:

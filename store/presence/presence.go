@@ -185,7 +185,7 @@ type Store struct {
 
 	keys       []string // agents set, idle index, pending index
 	liveKey    string   // prefix of Reconcile's live-call sets
-	agentKey   string   // prefix of agent hashes
+	agentKey   string   // prefix of agent keys
 	requireReg string   // "1" or "0", passed to every script
 }
 

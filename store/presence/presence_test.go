@@ -3,6 +3,7 @@ package presence_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func reserve(t *testing.T, s *presence.Store, call, id string) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -220,10 +221,10 @@ func TestReserveTiesKeepGivenOrder(t *testing.T) {
 	ctx := t.Context()
 	s := presencetest.New(t)
 	available(t, s, "a", "b", "c")
-	// Equal idle-since is rare enough to need forcing: write it directly.
-	rdb := presencetest.Client(t)
-	for _, id := range []string{"a", "b", "c"} {
-		must(t, rdb.HSet(ctx, "{"+s.Prefix()+"}:agent:"+id, "is", "1000").Err())
+	// Equal idle-since is rare enough to need forcing.
+	same := get(t, s, "a").IdleSince
+	for _, id := range []string{"b", "c"} {
+		must(t, presence.SetIdleSince(ctx, s, id, same))
 	}
 	for _, want := range []string{"c", "a", "b"} {
 		r, err := s.Reserve(ctx, "call-"+want, []routing.Group{group(routing.StepTeam, "c", "a", "b")})
@@ -950,5 +951,25 @@ func TestNewClient(t *testing.T) {
 	defer rdb.Close()
 	if err := rdb.Ping(t.Context()).Err(); err != nil {
 		t.Fatalf("Redis at %s: %v", presencetest.Addr(), err)
+	}
+}
+
+// TestReserveLargeGroup: a group larger than one MGET slice.
+func TestReserveLargeGroup(t *testing.T) {
+	t.Parallel()
+	s := presencetest.New(t)
+	ids := make([]string, 2500)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("agent-%04d", i)
+	}
+	available(t, s, ids[len(ids)-1])
+	r, err := s.Reserve(t.Context(), "c1", []routing.Group{group(routing.StepTeam, ids...)})
+	if err != nil || r.AgentID != ids[len(ids)-1] || len(r.Skipped) != len(ids)-1 {
+		t.Fatalf("got %s with %d skipped, %v", r.AgentID, len(r.Skipped), err)
+	}
+	for _, c := range r.Skipped {
+		if c.Result != routing.ResultOffline {
+			t.Fatalf("skipped %+v", c)
+		}
 	}
 }

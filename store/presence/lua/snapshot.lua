@@ -2,8 +2,13 @@
 -- status, state, registered, online, state since, idle since, call,
 -- outside call, no-answers, reason, ready at, state expiry}.
 local out = {}
+local keys = {}
 for j = 3, #ARGV do
-  local a = load(ARGV[j])
+  keys[#keys + 1] = PREFIX .. ARGV[j]
+end
+local raws = mget(keys)
+for j = 3, #ARGV do
+  local a = decode(ARGV[j], raws[j - 2])
   normalize(a)
   local ra = a.ra
   if ra <= NOW then ra = 0 end

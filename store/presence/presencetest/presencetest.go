@@ -59,7 +59,7 @@ func NewWithOptions(t testing.TB, o presence.Options) *presence.Store {
 // checking that Redis answers.
 func Client(t testing.TB) redis.UniversalClient {
 	t.Helper()
-	rdb, err := presence.NewClient(presence.ClientOptions{Addrs: []string{Addr()}, CommandTimeout: 10 * time.Second})
+	rdb, err := presence.NewClient(presence.ClientOptions{Addrs: []string{Addr()}, CommandTimeout: 10 * time.Second, PoolSize: 64})
 	if err != nil {
 		t.Fatalf("presencetest: redis client: %v", err)
 	}
