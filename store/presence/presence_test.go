@@ -21,6 +21,11 @@ func TestMain(m *testing.M) {
 
 const hour = time.Hour
 
+// short is the TTL of holds a test waits out. The test checks the hold
+// before it expires, so it must outlast a few Redis round trips even on a
+// loaded machine; the tests run in parallel, so the waits overlap.
+const short = time.Second
+
 // available makes each agent available in turn, each with a later
 // idle-since than the one before, so "longest idle" is the given order.
 func available(t *testing.T, s *presence.Store, ids ...string) {
@@ -270,7 +275,7 @@ func TestReserveAny(t *testing.T) {
 func TestTransitionsAndWrapUp(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	const wrap = 80 * time.Millisecond
+	const wrap = short
 	s := presencetest.NewWithOptions(t, presence.Options{WrapUp: wrap, ReserveTTL: hour, MaxCallDuration: 2 * hour})
 	available(t, s, "a")
 	idle := get(t, s, "a").IdleSince
@@ -398,7 +403,6 @@ func TestCompareAndSet(t *testing.T) {
 
 func TestExpiries(t *testing.T) {
 	t.Parallel()
-	const short = 40 * time.Millisecond
 	ctx := context.Background()
 	tests := []struct {
 		name string
@@ -522,7 +526,7 @@ func TestReleasePenalties(t *testing.T) {
 func TestDelayExpires(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s := presencetest.NewWithOptions(t, presence.Options{BusyDelay: 40 * time.Millisecond})
+	s := presencetest.NewWithOptions(t, presence.Options{BusyDelay: short})
 	available(t, s, "a")
 	idle := get(t, s, "a").IdleSince
 	reserve(t, s, "c1", "a")
