@@ -8,8 +8,8 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 
 # Tests that drive real eslgo over TCP run without -race: eslgo v1.5.0 has an
 # internal data race (see STYLE.md). Everything else runs with -race.
-NORACE_PKGS := ./esl/eslgotest/... ./cmd/stickyacd/internal/app/...
-RACE_PKGS    = $(shell $(GO) list ./... | grep -v -e /esl/eslgotest -e /cmd/stickyacd/internal/app)
+NORACE_PKGS := ./esl/internal/eslgotest/... ./cmd/stickyacd/internal/app/...
+RACE_PKGS    = $(shell $(GO) list ./... | grep -v -e /esl/internal/eslgotest -e /cmd/stickyacd/internal/app)
 
 .PHONY: build test unit contract run migrate fuzz lint compose-up bench demo clean
 

@@ -39,6 +39,9 @@ type Options struct {
 	Clock Clock
 	// DBWait is how long start-up waits for PostgreSQL. Default 30s.
 	DBWait time.Duration
+	// ReconcileGrace is presence's protection of fresh changes from
+	// reconciliation (presence.Options.ReconcileGrace); 0 keeps its default.
+	ReconcileGrace time.Duration
 }
 
 // App is a running stickyacd: every component of `serve`, built from the
@@ -209,6 +212,7 @@ func (a *App) openStores(ctx context.Context, opts Options) error {
 		NoAnswerDelay:       cfg.Presence.NoAnswerDelay,
 		BusyDelay:           cfg.Presence.BusyDelay,
 		RejectDelay:         cfg.Presence.RejectDelay,
+		ReconcileGrace:      opts.ReconcileGrace,
 		Logger:              a.log.With("component", "presence"),
 	}); err != nil {
 		return fmt.Errorf("presence: %w", err)
