@@ -318,7 +318,7 @@ func Load(file string, lookupEnv func(string) (string, bool)) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if err := dec.Decode(v.AllSettings()); err != nil {
-		return nil, decodeError(err)
+		return nil, decodeError(err, v)
 	}
 	return &cfg, nil
 }
@@ -371,8 +371,8 @@ func checkKnownKeys(v *viper.Viper, defaults map[string]any, file string) error 
 var mapstructureKey = regexp.MustCompile(`'([a-z0-9_.\[\]]+)'`)
 
 // decodeError reduces mapstructure's multi-line report to one line that
-// starts with the offending key.
-func decodeError(err error) error {
+// starts with the offending key and shows the value it was given.
+func decodeError(err error, v *viper.Viper) error {
 	msg := err.Error()
 	lines := strings.Split(msg, "\n")
 	for _, l := range lines {
@@ -382,6 +382,9 @@ func decodeError(err error) error {
 		}
 		if m := mapstructureKey.FindStringSubmatch(l); m != nil {
 			rest := strings.TrimSpace(strings.Replace(l, m[0], "", 1))
+			if got := v.Get(m[1]); got != nil && !strings.Contains(rest, fmt.Sprint(got)) {
+				rest += fmt.Sprintf(" (got %q)", fmt.Sprint(got))
+			}
 			return fmt.Errorf("config: %s: %s", m[1], rest)
 		}
 		return fmt.Errorf("config: %s", l)
