@@ -14,15 +14,13 @@ const batchSize = 500
 // Snapshot returns the presence of each of ids, keyed by ID. Agents
 // presence has never heard of come back logged out, idle and unregistered.
 func (s *Store) Snapshot(ctx context.Context, ids []string) (map[string]Agent, error) {
-	out := make(map[string]Agent, len(ids))
-	for batch := range slices.Chunk(ids, batchSize) {
-		agents, err := s.snapshot(ctx, batch)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range agents {
-			out[a.ID] = a
-		}
+	agents, err := s.agents(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Agent, len(agents))
+	for _, a := range agents {
+		out[a.ID] = a
 	}
 	return out, nil
 }
@@ -33,16 +31,7 @@ func (s *Store) All(ctx context.Context) ([]Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(ids)
-	out := make([]Agent, 0, len(ids))
-	for batch := range slices.Chunk(ids, batchSize) {
-		agents, err := s.snapshot(ctx, batch)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, agents...)
-	}
-	return out, nil
+	return s.agents(ctx, ids)
 }
 
 // OnlineAmong returns the online agents among ids: the offerable ones
@@ -50,18 +39,16 @@ func (s *Store) All(ctx context.Context) ([]Agent, error) {
 // keep the order of ids. The callback worker combines this with open-task
 // counts it computes in PostgreSQL (see the package doc).
 func (s *Store) OnlineAmong(ctx context.Context, ids []string) ([]Agent, error) {
+	agents, err := s.agents(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	var out []Agent
 	seen := make(map[string]bool, len(ids))
-	for batch := range slices.Chunk(ids, batchSize) {
-		agents, err := s.snapshot(ctx, batch)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range agents {
-			if a.Online && !seen[a.ID] {
-				seen[a.ID] = true
-				out = append(out, a)
-			}
+	for _, a := range agents {
+		if a.Online && !seen[a.ID] {
+			seen[a.ID] = true
+			out = append(out, a)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Agent) int {
@@ -95,10 +82,19 @@ func (s *Store) knownIDs(ctx context.Context) ([]string, error) {
 	return slices.Compact(ids), nil
 }
 
-func (s *Store) snapshot(ctx context.Context, ids []string) ([]Agent, error) {
-	if len(ids) == 0 {
-		return nil, nil
+// agents reads the presence of ids, in their order, a batch per script call.
+func (s *Store) agents(ctx context.Context, ids []string) ([]Agent, error) {
+	out := make([]Agent, 0, len(ids))
+	for batch := range slices.Chunk(ids, batchSize) {
+		var err error
+		if out, err = s.appendBatch(ctx, out, batch); err != nil {
+			return nil, err
+		}
 	}
+	return out, nil
+}
+
+func (s *Store) appendBatch(ctx context.Context, out []Agent, ids []string) ([]Agent, error) {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
@@ -108,7 +104,6 @@ func (s *Store) snapshot(ctx context.Context, ids []string) ([]Agent, error) {
 		return nil, fmt.Errorf("read presence of %d agents: %w", len(ids), err)
 	}
 	r := newReply(v)
-	out := make([]Agent, 0, len(ids))
 	for _, id := range ids {
 		known := r.num() == 1
 		a := Agent{

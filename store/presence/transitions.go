@@ -18,27 +18,15 @@ const (
 // Ringing marks the agent reserved for callUUID as ringing and renews the
 // hold for Options.ReserveTTL.
 func (s *Store) Ringing(ctx context.Context, agentID, callUUID string) error {
-	if err := needIDs(agentID, callUUID); err != nil {
-		return fmt.Errorf("ringing agent %s for call %s: %w", agentID, callUUID, err)
-	}
-	_, err := s.transition(ctx, allScripts.ringing, agentID, callUUID, millis(s.opts.ReserveTTL))
-	if err != nil {
-		return fmt.Errorf("ringing agent %s for call %s: %w", agentID, callUUID, err)
-	}
-	return nil
+	_, err := s.transition(ctx, "ringing", allScripts.ringing, agentID, callUUID, millis(s.opts.ReserveTTL))
+	return err
 }
 
 // Answered puts the agent reserved or ringing for callUUID in that call and
 // clears its no-answer count. Repeating it changes nothing.
 func (s *Store) Answered(ctx context.Context, agentID, callUUID string) error {
-	if err := needIDs(agentID, callUUID); err != nil {
-		return fmt.Errorf("answered agent %s for call %s: %w", agentID, callUUID, err)
-	}
-	_, err := s.transition(ctx, allScripts.answered, agentID, callUUID, millis(s.opts.MaxCallDuration))
-	if err != nil {
-		return fmt.Errorf("answered agent %s for call %s: %w", agentID, callUUID, err)
-	}
-	return nil
+	_, err := s.transition(ctx, "answered", allScripts.answered, agentID, callUUID, millis(s.opts.MaxCallDuration))
+	return err
 }
 
 // Release gives back an agent reserved or ringing for callUUID. why is the
@@ -47,18 +35,15 @@ func (s *Store) Answered(ctx context.Context, agentID, callUUID string) error {
 // Options.RejectDelay; unreachable (the phone is not registered, not the
 // agent's fault) and "" (reservation unused) carry no penalty.
 func (s *Store) Release(ctx context.Context, agentID, callUUID string, why routing.Result) error {
-	if err := needIDs(agentID, callUUID); err != nil {
-		return fmt.Errorf("release agent %s from call %s: %w", agentID, callUUID, err)
-	}
 	switch why {
 	case "", routing.ResultNoAnswer, routing.ResultBusy, routing.ResultRejected, routing.ResultUnreachable:
 	default:
 		return fmt.Errorf("release agent %s from call %s: reason %q: %w", agentID, callUUID, why, ErrInvalid)
 	}
-	code, err := s.transition(ctx, allScripts.release, agentID, callUUID, string(why),
+	code, err := s.transition(ctx, "release", allScripts.release, agentID, callUUID, string(why),
 		s.opts.MaxNoAnswer, millis(s.opts.NoAnswerDelay), millis(s.opts.BusyDelay), millis(s.opts.RejectDelay))
 	if err != nil {
-		return fmt.Errorf("release agent %s from call %s: %w", agentID, callUUID, err)
+		return err
 	}
 	if code == doneOnBreak {
 		s.log.InfoContext(ctx, "agent put on break after consecutive no-answers",
@@ -70,14 +55,8 @@ func (s *Store) Release(ctx context.Context, agentID, callUUID string, why routi
 // Hangup ends the agent's call with callUUID: wrap-up for Options.WrapUp,
 // then idle.
 func (s *Store) Hangup(ctx context.Context, agentID, callUUID string) error {
-	if err := needIDs(agentID, callUUID); err != nil {
-		return fmt.Errorf("hang up agent %s in call %s: %w", agentID, callUUID, err)
-	}
-	_, err := s.transition(ctx, allScripts.hangup, agentID, callUUID, millis(s.opts.WrapUp))
-	if err != nil {
-		return fmt.Errorf("hang up agent %s in call %s: %w", agentID, callUUID, err)
-	}
-	return nil
+	_, err := s.transition(ctx, "hang up", allScripts.hangup, agentID, callUUID, millis(s.opts.WrapUp))
+	return err
 }
 
 // ExternalCall records a call the agent takes or makes outside stickyacd,
@@ -87,15 +66,13 @@ func (s *Store) Hangup(ctx context.Context, agentID, callUUID string) error {
 // (whose own agent leg raises these events too) is never taken: that, and
 // an end for another channel, return ErrNotOwner.
 func (s *Store) ExternalCall(ctx context.Context, agentID, channelUUID string, active bool) error {
-	if err := needIDs(agentID, channelUUID); err != nil {
-		return fmt.Errorf("outside call of agent %s on channel %s: %w", agentID, channelUUID, err)
+	op := "outside call start"
+	if !active {
+		op = "outside call end"
 	}
-	_, err := s.transition(ctx, allScripts.external, agentID, channelUUID, flag(active),
+	_, err := s.transition(ctx, op, allScripts.external, agentID, channelUUID, flag(active),
 		millis(s.opts.MaxCallDuration), millis(s.opts.WrapUp))
-	if err != nil {
-		return fmt.Errorf("outside call of agent %s on channel %s: %w", agentID, channelUUID, err)
-	}
-	return nil
+	return err
 }
 
 // SetStatus sets the agent's status, with a reason such as "lunch" or
@@ -129,24 +106,21 @@ func (s *Store) SetRegistered(ctx context.Context, agentID string, registered bo
 	return nil
 }
 
-// transition runs a compare-and-set script and maps its "not owner" reply
-// to ErrNotOwner.
-func (s *Store) transition(ctx context.Context, sc *redis.Script, args ...any) (int64, error) {
-	code, err := s.run(ctx, sc, args...).Int64()
-	if err != nil {
-		return 0, err
+// transition runs a compare-and-set script for agentID and callUUID (or
+// channel UUID) and maps its "not owner" reply to ErrNotOwner; errors say
+// op, the agent and the call.
+func (s *Store) transition(ctx context.Context, op string, sc *redis.Script, agentID, callUUID string, args ...any) (int64, error) {
+	if agentID == "" || callUUID == "" {
+		return 0, fmt.Errorf("%s agent %q, call %q: empty ID: %w", op, agentID, callUUID, ErrInvalid)
 	}
-	if code == notOwner {
-		return code, ErrNotOwner
+	code, err := s.run(ctx, sc, append([]any{agentID, callUUID}, args...)...).Int64()
+	if err == nil && code == notOwner {
+		err = ErrNotOwner
+	}
+	if err != nil {
+		return code, fmt.Errorf("%s agent %s, call %s: %w", op, agentID, callUUID, err)
 	}
 	return code, nil
-}
-
-func needIDs(agentID, callUUID string) error {
-	if agentID == "" || callUUID == "" {
-		return fmt.Errorf("empty agent ID or call UUID: %w", ErrInvalid)
-	}
-	return nil
 }
 
 func flag(b bool) string {
