@@ -27,8 +27,9 @@
 // callers may ignore.
 //
 // All keys share the hash tag {Options.Prefix}, so the scripts run on Redis
-// Cluster (everything of one deployment then lives on one shard, which is
-// what lets a reservation look at a whole chain atomically):
+// Cluster: scripts name the index keys and build agent keys themselves,
+// all in the one slot. Everything of one deployment then lives on one
+// shard, which is what lets a reservation look at a whole chain atomically.
 //
 //	{prefix}:agents        set of every agent presence has heard of
 //	{prefix}:agent:<id>    the agent: one MessagePack array (see lua/lib.lua)
@@ -55,5 +56,6 @@
 // SetStatus (feature codes, HTTP), SetRegistered and ExternalCall (the
 // FreeSWITCH event client), the call flow (routing.Presence), and Reconcile,
 // which rebuilds registrations and calls from what FreeSWITCH reports at
-// start-up and every few seconds after.
+// start-up and every few seconds after. Statuses exist only here: should
+// Redis lose its data, agents are logged out until they log in again.
 package presence

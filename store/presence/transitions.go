@@ -33,7 +33,8 @@ func (s *Store) Answered(ctx context.Context, agentID, callUUID string) error {
 // failed attempt's result: no_answer counts towards Options.MaxNoAnswer and
 // waits Options.NoAnswerDelay, busy waits Options.BusyDelay, rejected waits
 // Options.RejectDelay; unreachable (the phone is not registered, not the
-// agent's fault) and "" (reservation unused) carry no penalty.
+// agent's fault) and "" (reservation unused) carry no penalty. The agent
+// keeps its idle-since: a failed offer is not work done.
 func (s *Store) Release(ctx context.Context, agentID, callUUID string, why routing.Result) error {
 	switch why {
 	case "", routing.ResultNoAnswer, routing.ResultBusy, routing.ResultRejected, routing.ResultUnreachable:
