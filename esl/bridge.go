@@ -20,10 +20,11 @@ type BridgeOptions struct {
 	// RingTimeout bounds ringing (call_timeout and originate_timeout);
 	// 0 leaves FreeSWITCH's default.
 	RingTimeout time.Duration
-	// CallerVars are set on the caller's channel before the attempt, in
-	// the same execution as continue_on_fail and hangup_after_bridge, e.g.
-	// "ringback": "%(2000,4000,440,480)". A variable is sent again only
-	// when its value changes. ${…} in values is expanded.
+	// CallerVars are set on the caller's channel before the attempt (one
+	// multiset execution, one more round trip), e.g. "ringback":
+	// "${us-ring}"; ${…} in values is expanded. A variable is sent again
+	// only when its value changes. Constant ones are better given once in
+	// ServerOptions.CallerVars, which costs no round trip.
 	CallerVars map[string]string
 	// OnAnswer is called once when the other party answers, before the
 	// conversation ends. It runs on the goroutine that called Bridge.
@@ -74,8 +75,8 @@ func outcomeOf(disposition string) BridgeOutcome {
 	return BridgeUnreachable
 }
 
-// bridgeCallerVars are set on the caller's channel before the first
-// attempt: without continue_on_fail most failures hang the caller up, and
+// bridgeCallerVars are set on the caller's channel when the session is set
+// up: without continue_on_fail most bridge failures hang the caller up, and
 // without hangup_after_bridge=false the caller leaves with the agent.
 var bridgeCallerVars = map[string]string{"continue_on_fail": "true", "hangup_after_bridge": "false"}
 
@@ -203,12 +204,11 @@ func (s *Session) bridgeEvent(floor uint64, seen int) (Event, bool) {
 	return Event{}, false
 }
 
-// setCallerVars sets the caller's variables the bridge needs that are not
-// set yet, without waiting for them: FreeSWITCH runs event-locked
-// executions in order, so they are in place before the bridge starts.
-func (s *Session) setCallerVars(extra map[string]string) error {
-	want := maps.Clone(bridgeCallerVars)
-	maps.Copy(want, extra)
+// setCallerVars sets the caller's variables that are not set yet to these
+// values, without waiting for the execution to complete: FreeSWITCH runs
+// event-locked executions in order, so they are in place before the bridge
+// starts.
+func (s *Session) setCallerVars(want map[string]string) error {
 	pending := make(map[string]string)
 	for k, v := range want {
 		if old, ok := s.callerVars[k]; !ok || old != v {

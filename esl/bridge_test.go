@@ -156,6 +156,12 @@ func TestBridgeCommands(t *testing.T) {
 		RingTimeout: 15 * time.Second,
 		CallerVars:  map[string]string{"ringback": "%(2000,4000,440,480)"},
 	}
+	if err := s.subscribe(nil); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.cmds = nil
+	f.mu.Unlock()
 	for range 2 {
 		if _, err := s.Bridge(t.Context(), opts); err != nil {
 			t.Fatal(err)
@@ -172,7 +178,7 @@ func TestBridgeCommands(t *testing.T) {
 	}
 	dial := "bridge {call_timeout=15,originate_timeout=15,sip_h_X-Stickyacd-Customer=K01,sip_h_X-Stickyacd-Step=011}user/2001"
 	want := []string{
-		"multiset ^^|continue_on_fail=true|hangup_after_bridge=false|ringback=%(2000,4000,440,480)",
+		"multiset ^^|ringback=%(2000,4000,440,480)",
 		dial,
 		dial,
 		"set ringback=it's ringing",

@@ -37,6 +37,11 @@ type ServerOptions struct {
 	// CommandTimeout bounds FreeSWITCH's reply to each command; a command
 	// without a reply poisons its session. Default 5s.
 	CommandTimeout time.Duration
+	// CallerVars are set on every call's channel when its session is set
+	// up, in the same round trip as the event subscription (with
+	// uuid_setvar: values are literal, not expanded), e.g. "ringback":
+	// "%(2000,4000,440,480)".
+	CallerVars map[string]string
 	// Hangup, when set, hangs a call up over another connection (e.g. an
 	// inbound Client's uuid_kill). It is used when a session is poisoned;
 	// without it such a session is only closed, and with socket_resume the
@@ -101,6 +106,11 @@ func NewServer(opts ServerOptions, h Handler) (*Server, error) {
 	}
 	if opts.CommandTimeout == 0 {
 		opts.CommandTimeout = DefaultCommandTimeout
+	}
+	for k, val := range opts.CallerVars {
+		if !validName(k) || hasControl(val, "") {
+			return nil, fmt.Errorf("esl server: caller variable %q: %w", k, ErrInvalidArgument)
+		}
 	}
 	if opts.Allow == nil {
 		opts.Allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
@@ -355,7 +365,7 @@ func (srv *Server) serve(pc *proxyConn, c *eslgo.Conn, data Event) {
 			<-backstopDone
 		}
 	}()
-	if err := s.subscribe(); err != nil {
+	if err := s.subscribe(srv.opts.CallerVars); err != nil {
 		s.log.Warn("esl session set-up failed", "err", err)
 		s.Close()
 		return

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -250,28 +252,51 @@ func (st state) usable() error {
 // next command. It is bounded by the command timeout instead, and a
 // command that times out poisons the session.
 func (s *Session) send(cmd command, what string) (string, error) {
+	replies, err := s.sendAll(what, cmd)
+	if err != nil {
+		return "", err
+	}
+	return replies[0], nil
+}
+
+// sendAll writes commands that do not depend on one another all at once
+// and waits for every reply: one round trip instead of one each. eslgo
+// hands the replies, which come in order, to whichever sender takes one
+// first, so the replies are returned in no particular order.
+func (s *Session) sendAll(what string, cmds ...command) ([]string, error) {
 	s.cmdMu.Lock()
 	defer s.cmdMu.Unlock()
 	if st := s.snapshot(); st.poisoned || st.closed {
-		return "", fmt.Errorf("%s: %w", what, st.usable())
+		return nil, fmt.Errorf("%s: %w", what, st.usable())
 	}
 	ctx, cancel := context.WithTimeout(s.life, s.cfg.commandTimeout)
 	defer cancel()
-	reply, err := s.c.send(ctx, cmd)
+	replies := make([]string, len(cmds))
+	errs := make([]error, len(cmds))
+	if len(cmds) == 1 {
+		replies[0], errs[0] = s.c.send(ctx, cmds[0])
+	} else {
+		var wg sync.WaitGroup
+		for i, cmd := range cmds {
+			wg.Go(func() { replies[i], errs[i] = s.c.send(ctx, cmd) })
+		}
+		wg.Wait()
+	}
+	err := errors.Join(errs...)
 	switch {
 	case err == nil:
-		return reply, nil
+		return replies, nil
 	case s.life.Err() != nil:
 		if st := s.snapshot(); st.poisoned {
-			return "", fmt.Errorf("%s: %w", what, ErrPoisoned)
+			return nil, fmt.Errorf("%s: %w", what, ErrPoisoned)
 		}
-		return "", fmt.Errorf("%s: %w", what, ErrClosed)
+		return nil, fmt.Errorf("%s: %w", what, ErrClosed)
 	case errors.Is(err, context.DeadlineExceeded):
 		s.poison(what)
-		return "", fmt.Errorf("%s: no reply within %s: %w", what, s.cfg.commandTimeout, ErrPoisoned)
+		return nil, fmt.Errorf("%s: no reply within %s: %w", what, s.cfg.commandTimeout, ErrPoisoned)
 	default:
 		s.Close()
-		return "", fmt.Errorf("%s: %w: %w", what, ErrClosed, err)
+		return nil, fmt.Errorf("%s: %w: %w", what, ErrClosed, err)
 	}
 }
 
@@ -311,20 +336,40 @@ func (s *Session) command(cmd command, what string) error {
 	return nil
 }
 
-// subscribe asks for this call's events (only those the session uses) and
-// for linger, so that completions raised after a hang-up still arrive.
-func (s *Session) subscribe() error {
-	if err := s.command(rawCommand("myevents plain"), "myevents"); err != nil {
-		return err
-	}
+// subscribe sets the session up in one round trip: it asks for this call's
+// events (only those the session uses), for linger (so that completions
+// raised after a hang-up still arrive), and sets the caller's variables
+// every bridge needs, plus vars, with uuid_setvar (an api command: no
+// execution, no event).
+func (s *Session) subscribe(vars map[string]string) error {
+	cmds := []command{rawCommand("myevents plain")}
 	for _, name := range sessionEvents {
-		if err := s.command(rawCommand("filter Event-Name "+name), "filter"); err != nil {
-			return err
-		}
+		cmds = append(cmds, rawCommand("filter Event-Name "+name))
 	}
 	// eslgo must see its own Linger type: it then does not close the
 	// connection on the linger disconnect notice.
-	return s.command(eslcmd.Linger{Enabled: true}, "linger")
+	cmds = append(cmds, eslcmd.Linger{Enabled: true})
+	set := maps.Clone(bridgeCallerVars)
+	maps.Copy(set, vars)
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		if !validName(k) || hasControl(set[k], "") {
+			return fmt.Errorf("session variable %q: %w", k, ErrInvalidArgument)
+		}
+		cmds = append(cmds, rawCommand("api uuid_setvar "+s.uuid+" "+k+" "+escapeField(set[k], ' ')))
+	}
+	replies, err := s.sendAll("set-up", cmds...)
+	if err != nil {
+		return err
+	}
+	for _, r := range replies {
+		if !strings.HasPrefix(r, "+OK") {
+			return fmt.Errorf("set-up: %q: %w", strings.TrimSpace(r), ErrFailed)
+		}
+	}
+	s.bridgeMu.Lock()
+	s.callerVars = set
+	s.bridgeMu.Unlock()
+	return nil
 }
 
 // expect registers a completion to wait for, before the command is sent.

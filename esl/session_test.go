@@ -3,6 +3,7 @@ package esl
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,32 +30,56 @@ func TestSessionChannelData(t *testing.T) {
 	}
 }
 
-func TestSubscribeAsksOnlyForUsedEvents(t *testing.T) {
+func TestSubscribeIsOneBatch(t *testing.T) {
 	t.Parallel()
 	s, f := newTestSession(t, nil)
-	if err := s.subscribe(); err != nil {
+	if err := s.subscribe(map[string]string{"ringback": "%(2000,4000,440,480)", "a": "x y"}); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, c := range f.sent() {
 		got = append(got, c.line)
 	}
-	want := "myevents plain|filter Event-Name CHANNEL_EXECUTE_COMPLETE|filter Event-Name CHANNEL_HANGUP|filter Event-Name CHANNEL_BRIDGE|linger"
-	if strings.Join(got, "|") != want {
-		t.Errorf("commands = %q, want %q", got, want)
+	slices.Sort(got)
+	want := []string{
+		"api uuid_setvar " + testUUID + ` a x\sy`,
+		"api uuid_setvar " + testUUID + " continue_on_fail true",
+		"api uuid_setvar " + testUUID + " hangup_after_bridge false",
+		"api uuid_setvar " + testUUID + " ringback %(2000,4000,440,480)",
+		"filter Event-Name CHANNEL_BRIDGE",
+		"filter Event-Name CHANNEL_EXECUTE_COMPLETE",
+		"filter Event-Name CHANNEL_HANGUP",
+		"linger",
+		"myevents plain",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("commands:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
-func TestSubscribeFailsOnError(t *testing.T) {
+func TestSubscribeFails(t *testing.T) {
 	t.Parallel()
-	s, _ := newTestSession(t, func(_ context.Context, c sent) (string, error) {
-		if strings.HasPrefix(c.line, "filter") {
-			return "-ERR invalid", nil
-		}
-		return "+OK", nil
-	})
-	if err := s.subscribe(); !errors.Is(err, ErrFailed) {
-		t.Fatalf("subscribe = %v, want ErrFailed", err)
+	for _, tc := range []struct {
+		name    string
+		vars    map[string]string
+		reply   string
+		wantErr error
+	}{
+		{"error reply", nil, "-ERR invalid", ErrFailed},
+		{"bad variable", map[string]string{"a b": "x"}, "+OK", ErrInvalidArgument},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, _ := newTestSession(t, func(_ context.Context, c sent) (string, error) {
+				if strings.HasPrefix(c.line, "filter") {
+					return tc.reply, nil
+				}
+				return "+OK", nil
+			})
+			if err := s.subscribe(tc.vars); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("subscribe = %v, want %v", err, tc.wantErr)
+			}
+		})
 	}
 }
 
