@@ -203,7 +203,8 @@ func (c *channel) expandLocked(s string) string {
 			return b.String()
 		}
 		b.WriteString(s[:i])
-		b.WriteString(c.vars.value(s[i+2 : i+end]))
+		v, _ := c.lookupLocked(s[i+2 : i+end])
+		b.WriteString(v)
 		s = s[i+end+1:]
 	}
 }

@@ -194,6 +194,7 @@ func (fs *FS) Call(ctx context.Context, spec CallSpec) (*Call, error) {
 	k.priv.init()
 	k.sig.init()
 	k.ch = fs.newCallerChannel(k)
+	k.ch.killFn = func(cause, by string) { k.sig.push(signal{kind: sigHangup, cause: cause, by: by}) }
 	k.res.UUID = k.ch.uuid
 	if err := fs.addChannel(k.ch); err != nil {
 		return nil, err
@@ -292,7 +293,11 @@ func (k *Call) run(ctx context.Context) {
 	k.mu.Lock()
 	k.lis = l
 	k.mu.Unlock()
-	l.start()
+	if !l.start() {
+		k.mu.Lock()
+		k.socketGone = true
+		k.mu.Unlock()
+	}
 
 	if k.waitConnected() {
 		k.armCallerScript()
@@ -314,9 +319,15 @@ func (k *Call) fallback() {
 	k.destroy()
 }
 
+// connectTimeout is how long the socket application waits for "connect"
+// (read_packet's 25 s in mod_event_socket's listener_run).
+const connectTimeout = 25 * time.Second
+
 // waitConnected waits for the application's "connect"; false if the
-// socket or the channel went away first.
+// socket or the channel went away first, or the application never said it.
 func (k *Call) waitConnected() bool {
+	timeout := time.NewTimer(connectTimeout)
+	defer timeout.Stop()
 	for {
 		for {
 			s, ok := k.sig.pop()
@@ -337,6 +348,12 @@ func (k *Call) waitConnected() bool {
 		}
 		select {
 		case <-k.sig.notify:
+		case <-timeout.C:
+			k.mu.Lock()
+			l := k.lis
+			k.mu.Unlock()
+			l.shutdown("Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n")
+			return false
 		case <-k.fs.done:
 			return false
 		}
@@ -345,9 +362,6 @@ func (k *Call) waitConnected() bool {
 
 // armCallerScript starts the caller's own hang-up timer.
 func (k *Call) armCallerScript() {
-	k.ch.mu.Lock()
-	k.ch.killFn = func(cause, by string) { k.sig.push(signal{kind: sigHangup, cause: cause, by: by}) }
-	k.ch.mu.Unlock()
 	if k.spec.HangupAfter > 0 {
 		k.stopHangupArm = k.fs.afterFunc(k.fs.scale(k.spec.HangupAfter), func() {
 			k.sig.push(signal{kind: sigHangup, cause: "NORMAL_CLEARING", by: hungUpByCaller})
@@ -360,12 +374,17 @@ func (k *Call) armCallerScript() {
 func (k *Call) park() {
 	for {
 		k.handleSignals()
-		if k.ch.isDown() || k.isSocketGone() {
+		if k.ch.isDown() {
 			return
 		}
+		// Messages queued before the socket closed still run: the
+		// application sent them first.
 		if cmd, ok := k.priv.pop(); ok {
 			k.parseEvent(cmd)
 			continue
+		}
+		if k.isSocketGone() {
+			return
 		}
 		select {
 		case <-k.priv.notify:

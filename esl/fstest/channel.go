@@ -265,9 +265,57 @@ func (c *channel) setVar(name, value string) {
 }
 
 func (c *channel) getVar(name string) string {
+	v, _ := c.varOK(name)
+	return v
+}
+
+func (c *channel) varOK(name string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.vars.value(name)
+	return c.lookupLocked(name)
+}
+
+// lookupLocked is switch_channel_get_variable: a channel variable, else a
+// caller profile field of that name (switch_caller_get_field_by_name).
+func (c *channel) lookupLocked(name string) (string, bool) {
+	if v, ok := c.vars.get(name); ok {
+		return v, true
+	}
+	p := &c.prof
+	var v string
+	switch name {
+	case "dialplan":
+		v = p.dialplan
+	case "username":
+		v = p.username
+	case "caller_id_name":
+		v = p.cidName
+	case "caller_id_number":
+		v = p.cidNum
+	case "orig_caller_id_name":
+		v = p.origCidName
+	case "orig_caller_id_number":
+		v = p.origCidNum
+	case "callee_id_name":
+		v = p.calleeName
+	case "callee_id_number":
+		v = p.calleeNum
+	case "network_addr":
+		v = p.networkAddr
+	case "ani":
+		v = p.ani
+	case "destination_number":
+		v = p.dest
+	case "uuid":
+		v = p.uuid
+	case "source":
+		v = p.source
+	case "context":
+		v = p.context
+	case "chan_name":
+		v = p.chanName
+	}
+	return v, v != ""
 }
 
 // kill hangs the channel up from another thread (uuid_kill, shutdown).

@@ -196,16 +196,80 @@ func (fs *FS) serializeEvent(e *event, seq uint64, now time.Time, frame bool) []
 }
 
 // fire stamps e with the next Event-Sequence and hands it to every
-// listener that wants it. It serializes only if someone does, once, and
-// shares the bytes among them.
+// listener that wants it. It serializes only if someone does, once per
+// format, and shares the bytes among them.
 func (fs *FS) fire(e *event) {
 	seq := fs.seq.Add(1)
 	targets := fs.bus.targets(fs, e)
 	if len(targets) == 0 {
 		return
 	}
-	data := fs.serializeEvent(e, seq, time.Now(), true)
+	now := time.Now()
+	var plain, js []byte
 	for _, l := range targets {
-		l.out.push(data)
+		if l.eventFormat() == "json" {
+			if js == nil {
+				js = fs.serializeEventJSON(e, seq, now)
+			}
+			l.out.push(js)
+			continue
+		}
+		// xml is answered like FreeSWITCH but delivered as plain text.
+		if plain == nil {
+			plain = fs.serializeEvent(e, seq, now, true)
+		}
+		l.out.push(plain)
 	}
+}
+
+// serializeEventJSON renders e as switch_event_serialize_json does: one
+// object, headers in order with raw values, the body as "_body" after its
+// Content-Length; framed as text/event-json.
+func (fs *FS) serializeEventJSON(e *event, seq uint64, now time.Time) []byte {
+	var b strings.Builder
+	b.WriteByte('{')
+	first := true
+	field := func(name, value string) {
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		writeJSONString(&b, name)
+		b.WriteByte(':')
+		writeJSONString(&b, value)
+	}
+	field("Event-Name", e.name)
+	field("Core-UUID", fs.coreUUID)
+	field("FreeSWITCH-Hostname", fs.hostname)
+	field("FreeSWITCH-Switchname", fs.hostname)
+	field("FreeSWITCH-IPv4", "127.0.0.1")
+	field("FreeSWITCH-IPv6", "::1")
+	field("Event-Date-Local", now.Local().Format("2006-01-02 15:04:05"))
+	field("Event-Date-GMT", now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT"))
+	field("Event-Date-Timestamp", strconv.FormatInt(now.UnixMicro(), 10))
+	field("Event-Calling-File", e.site.file)
+	field("Event-Calling-Function", e.site.fn)
+	field("Event-Calling-Line-Number", e.site.line)
+	field("Event-Sequence", strconv.FormatUint(seq, 10))
+	if e.subclass != "" {
+		field("Event-Subclass", e.subclass)
+	}
+	for _, h := range e.head {
+		field(h.name, h.value)
+	}
+	if e.vars != nil {
+		for _, v := range e.vars.vars {
+			field("variable_"+v.name, v.value)
+		}
+	}
+	for _, h := range e.tail {
+		field(h.name, h.value)
+	}
+	if e.hasBody {
+		field("Content-Length", strconv.Itoa(len(e.body)))
+		field("_body", e.body)
+	}
+	b.WriteByte('}')
+	body := b.String()
+	return []byte("Content-Length: " + strconv.Itoa(len(body)) + "\nContent-Type: text/event-json\n\n" + body)
 }

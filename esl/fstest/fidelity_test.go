@@ -209,6 +209,7 @@ type fidelityScenario struct {
 	speed     float64
 	input     []string
 	hangAfter time.Duration
+	hangOnApp string
 	endpoints map[string]Endpoint
 	check     func(t *testing.T, res *CallResult)
 }
@@ -225,7 +226,7 @@ func wantResult(hungUpBy string, resumed bool) func(*testing.T, *CallResult) {
 var fidelityScenarios = []fidelityScenario{
 	{name: "a_basic", speed: 20, check: wantResult("app", false)},
 	{name: "a_linger3", speed: 20, check: wantResult("app", false)},
-	{name: "a_queued", speed: 4, check: wantResult("app", false)},
+	{name: "a_queued", speed: 2, check: wantResult("app", false)},
 	{name: "b_ok", speed: 20, input: []string{"123#"}},
 	{name: "b_invalid", speed: 20, input: []string{"12", "3#"}},
 	{name: "b_invalid_all", speed: 20, input: []string{"12#", ""}},
@@ -234,14 +235,14 @@ var fidelityScenarios = []fidelityScenario{
 		"sofia/internal/1001@127.0.0.1:5080": {Answer: true, RingFor: time.Second, TalkFor: 3 * time.Second}}},
 	{name: "c_bridge_fail_503_no_continue_on_fail", speed: 20, check: wantResult("fs", false), endpoints: map[string]Endpoint{
 		"sofia/internal/1001@127.0.0.1:5082": Unreachable()}},
-	{name: "c_caller_hangs_up", speed: 20, hangAfter: 4 * time.Second, check: wantResult("caller", false), endpoints: map[string]Endpoint{
+	{name: "c_caller_hangs_up", speed: 4, hangAfter: 4 * time.Second, check: wantResult("caller", false), endpoints: map[string]Endpoint{
 		"sofia/internal/1001@127.0.0.1:5082": Answers(time.Second)}},
 	{name: "d_busy", speed: 20, endpoints: map[string]Endpoint{"sofia/internal/1003@127.0.0.1:5091": Busy()}},
 	{name: "d_noanswer", speed: 20, endpoints: map[string]Endpoint{"sofia/internal/1002@127.0.0.1:5090": NoAnswer()}},
 	{name: "d_noanswer_nocof", speed: 20, endpoints: map[string]Endpoint{"sofia/internal/1002@127.0.0.1:5090": NoAnswer()}},
 	{name: "d_unreachable", speed: 20, endpoints: map[string]Endpoint{"sofia/internal/1002@127.0.0.1:5099": Unreachable()}},
-	{name: "e_caller_hangup_during_playback", speed: 20, hangAfter: 2 * time.Second, check: wantResult("caller", false)},
-	{name: "e_caller_hangup_nolinger", speed: 20, hangAfter: 2 * time.Second, check: wantResult("caller", false)},
+	{name: "e_caller_hangup_during_playback", speed: 20, hangOnApp: "playback", check: wantResult("caller", false)},
+	{name: "e_caller_hangup_nolinger", speed: 20, hangOnApp: "playback", check: wantResult("caller", false)},
 	{name: "eslgo_v141_basic_wire", speed: 20},
 	{name: "f_close_after_answer_noresume", speed: 20, check: wantResult("app", false)},
 	{name: "f_close_after_answer_resume", speed: 20, check: wantResult("fs", true)},
@@ -291,7 +292,7 @@ func runFidelity(t *testing.T, sc fidelityScenario) {
 		fs.SetEndpoint(target, ep)
 	}
 	spec := CallSpec{Caller: c.caller, CallerName: c.callerNam, Destination: c.dest, Vars: c.vars,
-		Input: sc.input, HangupAfter: sc.hangAfter, ack: c.ackAt}
+		Input: sc.input, HangupAfter: sc.hangAfter, HangupOnApp: sc.hangOnApp, ack: c.ackAt}
 	k, err := fs.Call(context.Background(), spec)
 	if err != nil {
 		t.Fatalf("Call: %v", err)

@@ -67,7 +67,7 @@ type FS struct {
 	endpoints   map[string]Endpoint
 	regs        map[string]*registration
 	inboundCmds []string
-	inboundLis  map[*listener]struct{}
+	listeners   map[*listener]struct{} // every open event-socket connection
 	closed      bool
 
 	ln     net.Listener
@@ -92,7 +92,7 @@ func New(opts Options) (*FS, error) {
 		channels:     make(map[string]*channel),
 		endpoints:    make(map[string]Endpoint),
 		regs:         make(map[string]*registration),
-		inboundLis:   make(map[*listener]struct{}),
+		listeners:    make(map[*listener]struct{}),
 	}
 	fs.ctx, fs.cancel = context.WithCancel(context.Background())
 	fs.done = fs.ctx.Done()
@@ -115,6 +115,10 @@ func New(opts Options) (*FS, error) {
 	fs.baseLines = appendHeader(fs.baseLines, "FreeSWITCH-IPv6", "::1")
 	fs.bus.init()
 
+	if opts.SourceAddr != "" && net.ParseIP(opts.SourceAddr) == nil {
+		fs.cancel()
+		return nil, fmt.Errorf("fstest: source address %q is not an IP address", opts.SourceAddr)
+	}
 	listen := opts.Listen
 	if listen == "" {
 		listen = "127.0.0.1:0"
@@ -146,25 +150,48 @@ func (fs *FS) Close() error {
 	for _, c := range fs.channels {
 		chans = append(chans, c)
 	}
-	inbound := make([]*listener, 0, len(fs.inboundLis))
-	for l := range fs.inboundLis {
-		inbound = append(inbound, l)
-	}
 	fs.mu.Unlock()
 
 	fs.cancel()
 	err := fs.ln.Close()
-	for _, l := range inbound {
-		l.shutdown("The system is being shut down.\n")
-	}
 	for _, c := range chans {
 		c.kill("SYSTEM_SHUTDOWN", hungUpByFS)
 	}
-	fs.wg.Wait()
+	// kill_all_listeners: every socket gets a goodbye and is closed.
+	for _, l := range fs.openListeners() {
+		l.shutdown("The system is being shut down.\n")
+	}
+	done := make(chan struct{})
+	go func() {
+		fs.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		// A peer that stopped reading keeps its writer blocked: cut it off.
+		for _, l := range fs.openListeners() {
+			l.conn.Close()
+		}
+		<-done
+	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("close the inbound event socket: %w", err)
 	}
 	return nil
+}
+
+// closeGrace is how long Close lets sockets flush their goodbye.
+const closeGrace = 2 * time.Second
+
+func (fs *FS) openListeners() []*listener {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	out := make([]*listener, 0, len(fs.listeners))
+	for l := range fs.listeners {
+		out = append(out, l)
+	}
+	return out
 }
 
 func (fs *FS) isClosed() bool {
@@ -289,13 +316,21 @@ func (fs *FS) channelList() []*channel {
 	return append([]*channel(nil), fs.order...)
 }
 
-// goroutine runs f as an emulator goroutine that Close waits for.
-func (fs *FS) goroutine(f func()) {
+// goroutine runs f as an emulator goroutine that Close waits for; once
+// Close has begun it starts nothing and returns false.
+func (fs *FS) goroutine(f func()) bool {
+	fs.mu.Lock()
+	if fs.closed {
+		fs.mu.Unlock()
+		return false
+	}
 	fs.wg.Add(1)
+	fs.mu.Unlock()
 	go func() {
 		defer fs.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // afterFunc runs f after d unless stopped or the emulator closes first;
@@ -304,7 +339,7 @@ func (fs *FS) afterFunc(d time.Duration, f func()) (stop func()) {
 	t := time.NewTimer(d)
 	cancel := make(chan struct{})
 	var once sync.Once
-	fs.goroutine(func() {
+	started := fs.goroutine(func() {
 		select {
 		case <-t.C:
 			f()
@@ -314,6 +349,9 @@ func (fs *FS) afterFunc(d time.Duration, f func()) (stop func()) {
 			t.Stop()
 		}
 	})
+	if !started {
+		t.Stop()
+	}
 	return func() { once.Do(func() { close(cancel) }) }
 }
 
@@ -338,11 +376,7 @@ func regexMatch(expr, s string) bool {
 func (fs *FS) dial(ctx context.Context) (net.Conn, error) {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	if fs.opts.SourceAddr != "" {
-		ip := net.ParseIP(fs.opts.SourceAddr)
-		if ip == nil {
-			return nil, fmt.Errorf("source address %q is not an IP", fs.opts.SourceAddr)
-		}
-		d.LocalAddr = &net.TCPAddr{IP: ip}
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(fs.opts.SourceAddr)}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

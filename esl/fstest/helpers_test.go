@@ -246,3 +246,149 @@ func execMsg(app, arg, uuid string, lock bool) string {
 	b.WriteString("\n")
 	return b.String()
 }
+
+// testCall is a call whose application side the test plays by hand.
+type testCall struct {
+	t       *testing.T
+	fs      *FS
+	app     *appConn
+	k       *Call
+	backlog []frame // asynchronous frames read while looking for a reply
+}
+
+// startCall places a call and accepts its outbound connection; setup runs
+// before the call is placed.
+func startCall(t *testing.T, opts Options, spec CallSpec, setup func(*FS)) *testCall {
+	t.Helper()
+	srv := newAppServer(t)
+	if opts.Speed == 0 {
+		opts.Speed = 100
+	}
+	fs := newFS(t, srv, opts)
+	if setup != nil {
+		setup(fs)
+	}
+	if spec.Caller == "" {
+		spec.Caller = "2000"
+	}
+	k, err := fs.Call(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Call: %v", err)
+	}
+	return &testCall{t: t, fs: fs, app: srv.accept(), k: k}
+}
+
+func isReply(f frame) bool {
+	ct := f.get("Content-Type")
+	return ct == "command/reply" || ct == "api/response"
+}
+
+// reply sends a command and returns its reply frame.
+func (c *testCall) reply(cmd string) frame {
+	c.t.Helper()
+	c.app.send(cmd)
+	for {
+		f := c.app.next()
+		if isReply(f) {
+			return f
+		}
+		c.backlog = append(c.backlog, f)
+	}
+}
+
+// replyText sends a command and returns its Reply-Text (or api body).
+func (c *testCall) replyText(cmd string) string {
+	c.t.Helper()
+	f := c.reply(cmd)
+	if f.get("Content-Type") == "api/response" {
+		return f.body
+	}
+	return f.get("Reply-Text")
+}
+
+// nextAsync returns the next event or notice.
+func (c *testCall) nextAsync() frame {
+	c.t.Helper()
+	if len(c.backlog) > 0 {
+		f := c.backlog[0]
+		c.backlog = c.backlog[1:]
+		return f
+	}
+	for {
+		f := c.app.next()
+		if !isReply(f) {
+			return f
+		}
+		c.t.Fatalf("unexpected reply %v %q", f.headers, f.body)
+	}
+}
+
+// event returns the next asynchronous frame and checks it is the event name.
+func (c *testCall) event(name string) frame {
+	c.t.Helper()
+	f := c.nextAsync()
+	if got := f.event("Event-Name"); got != name {
+		c.t.Fatalf("got %s (%v), want %s", got, f.headers, name)
+	}
+	return f
+}
+
+// until skips asynchronous frames up to the event named name.
+func (c *testCall) until(name string) frame {
+	c.t.Helper()
+	for {
+		f := c.nextAsync()
+		if f.event("Event-Name") == name {
+			return f
+		}
+	}
+}
+
+// untilComplete skips to the EXECUTE_COMPLETE of app.
+func (c *testCall) untilComplete(app string) frame {
+	c.t.Helper()
+	for {
+		f := c.until("CHANNEL_EXECUTE_COMPLETE")
+		if f.event("Application") == app {
+			return f
+		}
+	}
+}
+
+// start does what the captures' application does first.
+func (c *testCall) start(linger bool) {
+	c.t.Helper()
+	c.reply("connect\n\n")
+	if got := c.replyText("myevents\n\n"); got != "+OK Events Enabled" {
+		c.t.Fatalf("myevents: %q", got)
+	}
+	if linger {
+		c.replyText("linger\n\n")
+	}
+}
+
+// exec sends an execute and returns its +OK.
+func (c *testCall) exec(app, arg, uuid string, lock bool) {
+	c.t.Helper()
+	if got := c.replyText(execMsg(app, arg, uuid, lock)); got != "+OK" {
+		c.t.Fatalf("sendmsg %s: %q", app, got)
+	}
+}
+
+// answer executes answer and consumes its events.
+func (c *testCall) answer() {
+	c.t.Helper()
+	c.exec("answer", "", "", true)
+	c.untilComplete("answer")
+}
+
+func (c *testCall) hangup(cause string) {
+	c.t.Helper()
+	c.replyText("sendmsg\ncall-command: hangup\nhangup-cause: " + cause + "\n\n")
+}
+
+func (c *testCall) result() *CallResult {
+	c.t.Helper()
+	c.app.conn.Close()
+	return callResult(c.t, c.k)
+}

@@ -17,16 +17,10 @@ func (fs *FS) acceptInbound() {
 			return
 		}
 		l := newListener(fs, conn)
-		fs.mu.Lock()
-		if fs.closed {
-			fs.mu.Unlock()
-			conn.Close()
+		l.out.push([]byte("Content-Type: auth/request\n\n"))
+		if !l.start() {
 			return
 		}
-		fs.inboundLis[l] = struct{}{}
-		fs.mu.Unlock()
-		l.out.push([]byte("Content-Type: auth/request\n\n"))
-		l.start()
 	}
 }
 

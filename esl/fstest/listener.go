@@ -60,10 +60,26 @@ func newListener(fs *FS, conn net.Conn) *listener {
 	}
 }
 
-// start runs the writer and the command reader.
-func (l *listener) start() {
-	l.fs.goroutine(func() { l.out.run(l.conn, func(n int64) { l.bytesOut.Add(n) }) })
-	l.fs.goroutine(l.serve)
+// start registers the connection and runs its writer and command reader;
+// false (and the connection closed) when the emulator is closing.
+func (l *listener) start() bool {
+	l.fs.mu.Lock()
+	if l.fs.closed {
+		l.fs.mu.Unlock()
+		l.conn.Close()
+		return false
+	}
+	l.fs.listeners[l] = struct{}{}
+	l.fs.mu.Unlock()
+	if !l.fs.goroutine(func() { l.out.run(l.conn, func(n int64) { l.bytesOut.Add(n) }) }) {
+		l.conn.Close()
+		return false
+	}
+	if !l.fs.goroutine(l.serve) {
+		l.out.kill()
+		return false
+	}
+	return true
 }
 
 func (l *listener) serve() {
@@ -95,6 +111,12 @@ func (l *listener) reply(text string) {
 	l.out.push([]byte("Content-Type: command/reply\nReply-Text: " + text + "\n\n"))
 }
 
+func (l *listener) eventFormat() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.format
+}
+
 func (l *listener) isClosed() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -112,11 +134,9 @@ func (l *listener) finish() {
 	session := l.session
 	l.mu.Unlock()
 	l.fs.bus.remove(l)
-	if !l.outbound {
-		l.fs.mu.Lock()
-		delete(l.fs.inboundLis, l)
-		l.fs.mu.Unlock()
-	}
+	l.fs.mu.Lock()
+	delete(l.fs.listeners, l)
+	l.fs.mu.Unlock()
 	if !already {
 		l.out.pushAndClose(l.disconnectNotice("Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"))
 	}
@@ -273,11 +293,16 @@ func (l *listener) replyOrNotFound(text string) {
 }
 
 func (l *listener) filterCommand(rest string) string {
+	reply := l.applyFilter(rest)
+	l.fs.bus.place(l)
+	return reply
+}
+
+func (l *listener) applyFilter(rest string) string {
 	rest = strings.TrimLeft(rest, " ")
 	name, val, hasVal := strings.Cut(rest, " ")
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	defer l.fs.bus.place(l)
 	switch {
 	case strings.EqualFold(name, "delete") && hasVal:
 		name, val, hasVal = strings.Cut(val, " ")
@@ -307,7 +332,7 @@ func (l *listener) filterCommand(rest string) string {
 	return "-ERR invalid syntax"
 }
 
-// subscribeMyEvents sets the event list myevents enables.
+// myeventsTypes is the event list myevents enables.
 var myeventsTypes = []string{
 	"CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_CREATE",
 	"CHANNEL_DATA", "CHANNEL_DESTROY", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE",

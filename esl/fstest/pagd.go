@@ -118,12 +118,6 @@ func appPlayAndGetDigits(k *Call, data string) {
 	}
 }
 
-func (c *channel) varOK(name string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.vars.get(name)
-}
-
 // read is switch_ivr_read for one try; stop is true when the try ended the
 // application (hang-up during the prompt).
 func (k *Call) read(a pagdArgs) (digits string, status collectResult, stop bool) {
