@@ -260,11 +260,14 @@ func (c *Client) send(ctx context.Context, ic *inboundConn, cmd command, what st
 	defer cancel()
 	raw, err := ic.c.SendCommand(rctx, cmd)
 	if err != nil {
-		ic.drop()
 		if errors.Is(err, context.DeadlineExceeded) {
 			c.log.Error("esl event socket command got no reply; reconnecting", "command", what)
+			ic.drop()
 			return "", fmt.Errorf("%s: no reply in time: %w", what, ErrPoisoned)
 		}
+		// Anything else means FreeSWITCH went away; eslgo closes the
+		// connection and reports it itself. Closing it here too could
+		// race with eslgo's own handling of EOF, which may then panic.
 		return "", fmt.Errorf("%s: %w: %w", what, ErrClosed, err)
 	}
 	return replyText(raw), nil

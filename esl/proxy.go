@@ -143,29 +143,34 @@ type proxyConn struct {
 	mu        sync.Mutex
 	frontGone bool
 	session   *Session
+	eslgo     *eslgo.Conn
 }
 
-// attach gives the connection its session; a session attached after
-// FreeSWITCH went away learns it at once.
-func (pc *proxyConn) attach(s *Session) {
+// attach gives the connection its session and eslgo connection; if
+// FreeSWITCH has already gone, both learn it at once.
+func (pc *proxyConn) attach(s *Session, c *eslgo.Conn) {
 	pc.mu.Lock()
-	pc.session = s
+	pc.session, pc.eslgo = s, c
 	gone := pc.frontGone
 	pc.mu.Unlock()
 	if gone {
 		s.connClosed()
+		c.Close()
 	}
 }
 
-// markFrontGone records that FreeSWITCH's side has ended. eslgo may never
-// say so once linger is on.
+// markFrontGone records that FreeSWITCH's side has ended, which eslgo may
+// never notice once linger is on: the session is told, and eslgo's
+// connection closed (which also spares eslgo waiting for a reply to its
+// "exit" that cannot come).
 func (pc *proxyConn) markFrontGone() {
 	pc.mu.Lock()
 	pc.frontGone = true
-	s := pc.session
+	s, c := pc.session, pc.eslgo
 	pc.mu.Unlock()
 	if s != nil {
 		s.connClosed()
+		c.Close()
 	}
 }
 

@@ -330,7 +330,7 @@ func (srv *Server) serve(pc *proxyConn, c *eslgo.Conn, data Event) {
 		log:            srv.log,
 	})
 	c.RegisterEventListener(eslgo.EventListenAll, func(ev *eslgo.Event) { s.deliver(Event{h: ev.Headers}) })
-	pc.attach(s)
+	pc.attach(s, c)
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic in call handler", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))

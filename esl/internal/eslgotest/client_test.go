@@ -109,31 +109,46 @@ func newFS(t *testing.T, opts fstest.Options) *fstest.FS {
 	return fs
 }
 
-func TestClientRegistrationsAndChannels(t *testing.T) {
-	t.Parallel()
+// connectedClient runs a client against a new emulator and waits until it
+// is connected.
+func connectedClient(t *testing.T) (*fstest.FS, *recorder, *esl.Client) {
+	t.Helper()
 	fs := newFS(t, fstest.Options{})
 	rec := newRecorder()
 	c := runClient(t, fs.EventSocketAddr(), rec)
 	rec.waitFor(t, "connection", func(r *recorder) bool { return r.connected == 1 })
+	return fs, rec, c
+}
+
+func TestClientRegistrationsAndChannels(t *testing.T) {
+	t.Parallel()
+	fs, rec, c := connectedClient(t)
 
 	fs.Register("2001", "pbx.local")
 	fs.Register("2002", "pbx.local")
 	fs.Unregister("2002", "pbx.local")
 	fs.Expire("2001", "pbx.local")
-	rec.waitFor(t, "registration events", func(r *recorder) bool { return len(r.regs) == 4 })
+	// eslgo may hand events over out of order; the client drops one older
+	// than what it already delivered for the same user, so only the last
+	// state per user is certain.
+	last := func(r *recorder) map[string]esl.Registration {
+		m := map[string]esl.Registration{}
+		for _, reg := range r.regs {
+			m[reg.User+"@"+reg.Realm] = reg
+		}
+		return m
+	}
+	rec.waitFor(t, "registration events", func(r *recorder) bool {
+		m := last(r)
+		return m["2001@pbx.local"].Kind == "expire" && m["2002@pbx.local"].Kind == "unregister"
+	})
 	rec.mu.Lock()
-	var kinds []string
 	for _, reg := range rec.regs {
-		kinds = append(kinds, reg.Kind+" "+reg.User+"@"+reg.Realm)
 		if reg.Registered != (reg.Kind == "register") {
 			t.Errorf("%+v", reg)
 		}
 	}
 	rec.mu.Unlock()
-	slices.Sort(kinds)
-	if got := strings.Join(kinds, ","); got != "expire 2001@pbx.local,register 2001@pbx.local,register 2002@pbx.local,unregister 2002@pbx.local" {
-		t.Errorf("registrations = %s", got)
-	}
 
 	fs.Register("2003", "pbx.local")
 	regs, err := c.Registrations(t.Context())
@@ -165,10 +180,7 @@ func TestClientRegistrationsAndChannels(t *testing.T) {
 
 func TestClientAPIAndChat(t *testing.T) {
 	t.Parallel()
-	fs := newFS(t, fstest.Options{})
-	rec := newRecorder()
-	c := runClient(t, fs.EventSocketAddr(), rec)
-	rec.waitFor(t, "connection", func(r *recorder) bool { return r.connected == 1 })
+	fs, _, c := connectedClient(t)
 	fs.Register("2001", "pbx.local")
 
 	err := c.Chat(t.Context(), esl.ChatMessage{From: "stickyacd@pbx.local", To: "2001@pbx.local", Body: "Call back 139…|now\nplease"})
@@ -192,10 +204,7 @@ func TestClientAPIAndChat(t *testing.T) {
 
 func TestClientOriginate(t *testing.T) {
 	t.Parallel()
-	fs := newFS(t, fstest.Options{})
-	rec := newRecorder()
-	c := runClient(t, fs.EventSocketAddr(), rec)
-	rec.waitFor(t, "connection", func(r *recorder) bool { return r.connected == 1 })
+	fs, _, c := connectedClient(t)
 	fs.SetEndpoint("user/2001", fstest.Answers(time.Second))
 	fs.SetEndpoint("user/2002", fstest.Busy())
 
@@ -216,10 +225,6 @@ func TestClientReconnects(t *testing.T) {
 	c := runClient(t, addr, rec)
 	rec.waitFor(t, "connection", func(r *recorder) bool { return r.connected == 1 })
 	_ = fs1.Close()
-	if _, err := c.Registrations(t.Context()); err == nil {
-		// A command may still slip in before the client notices.
-		t.Log("command succeeded right after FreeSWITCH closed")
-	}
 	fs2 := newFS(t, fstest.Options{Listen: addr})
 	rec.waitFor(t, "reconnection", func(r *recorder) bool { return r.connected == 2 })
 	fs2.Register("2001", "pbx.local")

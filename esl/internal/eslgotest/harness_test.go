@@ -108,20 +108,42 @@ func (hs *harness) stop(t testing.TB) {
 	close(hs.served)
 }
 
-// call places a call and waits for its result.
-func (hs *harness) call(t testing.TB, spec fstest.CallSpec) *fstest.CallResult {
+// begin places a call without waiting for it.
+func (hs *harness) begin(t testing.TB, spec fstest.CallSpec) *fstest.Call {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, err := hs.fs.Call(ctx, spec)
+	c, err := hs.fs.Call(t.Context(), spec)
 	if err != nil {
 		t.Fatalf("Call: %v", err)
 	}
+	return c
+}
+
+// waitResult waits for a call begun with begin.
+func waitResult(t testing.TB, c *fstest.Call) *fstest.CallResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
 	res, err := c.Wait(ctx)
 	if err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
 	return res
+}
+
+// served waits for ListenAndServe to return after hs.cancel, and checks it
+// returned nil.
+func (hs *harness) waitServed(t testing.TB) {
+	t.Helper()
+	if err := <-hs.served; err != nil {
+		t.Errorf("Serve = %v", err)
+	}
+	hs.served <- nil // for the clean-up
+}
+
+// call places a call and waits for its result.
+func (hs *harness) call(t testing.TB, spec fstest.CallSpec) *fstest.CallResult {
+	t.Helper()
+	return waitResult(t, hs.begin(t, spec))
 }
 
 // results collects what handlers saw, across goroutines.

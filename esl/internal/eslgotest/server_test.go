@@ -50,12 +50,7 @@ func TestSessionCap(t *testing.T) {
 		close(inCall)
 		<-release
 	}, fstest.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	first, err := hs.fs.Call(ctx, fstest.CallSpec{Caller: "2000"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := hs.begin(t, fstest.CallSpec{Caller: "2000"})
 	<-inCall
 	if n := hs.srv.Active(); n != 1 {
 		t.Errorf("Active = %d, want 1", n)
@@ -65,8 +60,8 @@ func TestSessionCap(t *testing.T) {
 		t.Errorf("over-cap call not handed back at once: %+v", second)
 	}
 	close(release)
-	if res, err := first.Wait(ctx); err != nil || !res.Resumed {
-		t.Errorf("first call: %+v, %v", res, err)
+	if res := waitResult(t, first); !res.Resumed {
+		t.Errorf("first call: %+v", res)
 	}
 	waitIdle(t, hs.srv)
 	third := hs.call(t, fstest.CallSpec{Caller: "2002"})
@@ -85,12 +80,7 @@ func TestDrainLetsCallsFinish(t *testing.T) {
 		<-release
 		finished <- s.Answer(ctx)
 	}, fstest.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	first, err := hs.fs.Call(ctx, fstest.CallSpec{Caller: "2000"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := hs.begin(t, fstest.CallSpec{Caller: "2000"})
 	<-inCall
 	hs.cancel()
 	// New calls are refused at once while the first one goes on.
@@ -107,13 +97,10 @@ func TestDrainLetsCallsFinish(t *testing.T) {
 	if err := <-finished; err != nil {
 		t.Errorf("call in progress during drain: %v", err)
 	}
-	if res, err := first.Wait(ctx); err != nil || !res.Answered {
-		t.Errorf("first call: %+v, %v", res, err)
+	if res := waitResult(t, first); !res.Answered {
+		t.Errorf("first call: %+v", res)
 	}
-	if err := <-hs.served; err != nil {
-		t.Errorf("Serve = %v", err)
-	}
-	hs.served <- nil
+	hs.waitServed(t)
 }
 
 func TestDrainTimeoutClosesCalls(t *testing.T) {
@@ -124,20 +111,12 @@ func TestDrainTimeoutClosesCalls(t *testing.T) {
 		<-ctx.Done()
 		<-s.Done()
 	}, fstest.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	call, err := hs.fs.Call(ctx, fstest.CallSpec{Caller: "2000"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	call := hs.begin(t, fstest.CallSpec{Caller: "2000"})
 	<-inCall
 	hs.cancel()
-	if err := <-hs.served; err != nil {
-		t.Errorf("Serve = %v", err)
-	}
-	hs.served <- nil
-	if res, err := call.Wait(ctx); err != nil || !res.Resumed {
-		t.Errorf("call left at drain timeout: %+v, %v", res, err)
+	hs.waitServed(t)
+	if res := waitResult(t, call); !res.Resumed {
+		t.Errorf("call left at drain timeout: %+v", res)
 	}
 	if !strings.Contains(hs.logs.String(), "drain timed out") {
 		t.Error("drain timeout not logged")
