@@ -69,6 +69,10 @@ type originateOutcome struct {
 // first leg that answers, and report the outcome in the caller's variables
 // exactly where the captures show FreeSWITCH setting them.
 func appBridge(k *Call, arg string) {
+	if strings.TrimSpace(arg) == "" {
+		// audio_bridge_function returns at once without a dial string.
+		return
+	}
 	ds := parseDialString(arg)
 	attempt := BridgeAttempt{Target: stripDialVars(arg), Vars: kvMap(ds.vars), Start: time.Now()}
 	k.bridge = &bridgeState{}

@@ -24,6 +24,24 @@ type profile struct {
 	dest, uuid, source, context string
 	chanName, profileIndex      string
 	times                       times
+
+	// timeStrs caches the rendered times, which change a few times per call
+	// while events render them every time.
+	timeStrs    [11]string
+	timeStrsFor times
+	timeStrsOK  bool
+}
+
+func (p *profile) timeStrings() *[11]string {
+	if !p.timeStrsOK || p.timeStrsFor != p.times {
+		t := &p.times
+		for i, v := range [11]int64{t.profileCreated, t.created, t.answered, t.progress, t.progressMedia,
+			t.hungup, t.transferred, t.resurrected, t.bridged, t.lastHold, t.holdAccum} {
+			p.timeStrs[i] = itoa(v)
+		}
+		p.timeStrsFor, p.timeStrsOK = p.times, true
+	}
+	return &p.timeStrs
 }
 
 // profileHeaderNames holds "<prefix>-<field>" for the three prefixes in
@@ -94,19 +112,19 @@ func appendProfile(dst []kv, n *profileHeaderNames, p *profile) []kv {
 	opt(n.context, p.context)
 	opt(n.chanName, p.chanName)
 	opt(n.profileIndex, p.profileIndex)
-	t := &p.times
+	ts := p.timeStrings()
 	dst = append(dst,
-		kv{n.profileCreated, itoa(t.profileCreated)},
-		kv{n.created, itoa(t.created)},
-		kv{n.answered, itoa(t.answered)},
-		kv{n.progress, itoa(t.progress)},
-		kv{n.progressMedia, itoa(t.progressMedia)},
-		kv{n.hungup, itoa(t.hungup)},
-		kv{n.transferred, itoa(t.transferred)},
-		kv{n.resurrected, itoa(t.resurrected)},
-		kv{n.bridged, itoa(t.bridged)},
-		kv{n.lastHold, itoa(t.lastHold)},
-		kv{n.holdAccum, itoa(t.holdAccum)},
+		kv{n.profileCreated, ts[0]},
+		kv{n.created, ts[1]},
+		kv{n.answered, ts[2]},
+		kv{n.progress, ts[3]},
+		kv{n.progressMedia, ts[4]},
+		kv{n.hungup, ts[5]},
+		kv{n.transferred, ts[6]},
+		kv{n.resurrected, ts[7]},
+		kv{n.bridged, ts[8]},
+		kv{n.lastHold, ts[9]},
+		kv{n.holdAccum, ts[10]},
 		kv{n.screenBit, "true"},
 		kv{n.hideName, "false"},
 		kv{n.hideNumber, "false"},
@@ -191,7 +209,7 @@ func (c *channel) basicData(dst []kv) []kv {
 	dst = append(dst,
 		kv{"Channel-State", c.runState},
 		kv{"Channel-Call-State", c.callState},
-		kv{"Channel-State-Number", strconv.Itoa(c.stateNum)},
+		kv{"Channel-State-Number", stateNumbers[c.stateNum]},
 		kv{"Channel-Name", c.name},
 		kv{"Unique-ID", c.uuid},
 		kv{"Call-Direction", c.direction},
@@ -227,6 +245,13 @@ func (c *channel) basicData(dst []kv) []kv {
 	}
 	return dst
 }
+
+var stateNumbers = func() (s [16]string) {
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
 
 func hitDialplan(direction string) string {
 	if direction == "inbound" {

@@ -254,6 +254,12 @@ func (fs *FS) SetEndpoint(target string, e Endpoint) {
 func (fs *FS) endpoint(target string) Endpoint {
 	fs.mu.Lock()
 	e, ok := fs.endpoints[target]
+	if !ok && hasPrefixFold(target, "user/") {
+		// user/2001@pbx.local falls back to an endpoint set for user/2001.
+		if user, _, found := strings.Cut(target, "@"); found {
+			e, ok = fs.endpoints[user]
+		}
+	}
 	fs.mu.Unlock()
 	if ok {
 		return e

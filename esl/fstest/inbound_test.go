@@ -312,3 +312,38 @@ func TestInboundBackgroundJobAndSendmsg(t *testing.T) {
 	}
 	c.result()
 }
+
+func TestInboundMyevents(t *testing.T) {
+	t.Parallel()
+	c := startCall(t, Options{}, CallSpec{}, func(fs *FS) { fs.SetEndpoint("user/2001", Busy()) })
+	c.start(true)
+	in := dialInbound(t, c.fs, "ClueCon")
+	if got := in.cmd("myevents 00000000-0000-0000-0000-000000000000 plain"); got != "-ERR invalid uuid" {
+		t.Errorf("unknown uuid: %q", got)
+	}
+	if got := in.cmd("myevents " + c.k.UUID() + " plain"); got != "+OK Events Enabled" {
+		t.Errorf("myevents: %q", got)
+	}
+	c.answer()
+	if f := in.event(); f.event("Event-Name") != "CHANNEL_EXECUTE" || f.event("Unique-ID") != c.k.UUID() {
+		t.Errorf("first event %q", f.eventHeaders())
+	}
+	c.exec("set", "continue_on_fail=true", "", true)
+	c.untilComplete("set")
+	// The agent leg's events are not the caller's: myevents keeps them out.
+	c.exec("bridge", "user/2001@pbx.local", "", true)
+	if f := c.untilComplete("bridge"); f.event("variable_originate_disposition") != "USER_BUSY" {
+		t.Errorf("endpoint for user/2001@pbx.local: %q", f.event("variable_originate_disposition"))
+	}
+	for {
+		f := in.event()
+		if f.event("Unique-ID") != c.k.UUID() {
+			t.Fatalf("foreign event %s of %s", f.event("Event-Name"), f.event("Unique-ID"))
+		}
+		if f.event("Application") == "bridge" && f.event("Event-Name") == "CHANNEL_EXECUTE_COMPLETE" {
+			break
+		}
+	}
+	c.hangup("NORMAL_CLEARING")
+	c.result()
+}

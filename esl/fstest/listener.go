@@ -51,7 +51,7 @@ func newListener(fs *FS, conn net.Conn) *listener {
 	return &listener{
 		fs:         fs,
 		conn:       conn,
-		br:         bufio.NewReaderSize(conn, 16<<10),
+		br:         bufio.NewReader(conn),
 		out:        newOutQueue(),
 		eventTypes: make(map[string]bool),
 		customs:    make(map[string]bool),

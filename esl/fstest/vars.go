@@ -16,12 +16,24 @@ type chanVar struct {
 type varList struct {
 	vars []chanVar
 	size int // total bytes of all lines
+	// arena holds the lines, so that setting a variable rarely allocates;
+	// a full arena is replaced and the old one lives on as long as lines
+	// in it do.
+	arena []byte
 }
 
-func newVarLine(name, value string) []byte {
-	line := make([]byte, 0, len("variable_")+headerLen(name, value))
-	line = append(line, "variable_"...)
-	return appendHeader(line, name, value)
+const arenaSize = 8 << 10
+
+// newVarLine renders a line into the arena.
+func (l *varList) newVarLine(name, value string) []byte {
+	n := len("variable_") + headerLen(name, value)
+	if cap(l.arena)-len(l.arena) < n {
+		l.arena = make([]byte, 0, max(arenaSize, n))
+	}
+	start := len(l.arena)
+	l.arena = append(l.arena, "variable_"...)
+	l.arena = appendHeader(l.arena, name, value)
+	return l.arena[start:len(l.arena):len(l.arena)]
 }
 
 func (l *varList) index(name string) int {
@@ -50,7 +62,7 @@ func (l *varList) set(name, value string) {
 	if value == "" {
 		return
 	}
-	line := newVarLine(name, value)
+	line := l.newVarLine(name, value)
 	l.vars = append(l.vars, chanVar{name: name, value: value, line: line})
 	l.size += len(line)
 }
