@@ -7,12 +7,14 @@
 //
 //   - eslgo's outbound listener cannot be closed, filtered or capped, so
 //     Server accepts FreeSWITCH's connections itself (allowlist, session cap,
-//     drain) and splices each one to a single process-wide eslgo listener on
+//     drain) and proxies each one to a single process-wide eslgo listener on
 //     a private abstract unix socket. The proxy also sees FreeSWITCH close
 //     the TCP connection, which eslgo does not report once linger is on.
 //   - eslgo matches replies to commands by arrival order on shared channels,
 //     so every command of a connection is serialised and a command whose
 //     reply does not come in time poisons the connection (ErrPoisoned).
+//     Commands that do not depend on one another (a session's set-up) are
+//     written at once and their "+OK" replies taken in any order.
 //   - eslgo calls event listeners in a goroutine per event, so nothing here
 //     depends on event order: results are read from the completion event
 //     that carries the Application-UUID we sent, and Event-Sequence tells a
