@@ -376,11 +376,15 @@ func (fs *FS) apiOriginate(arg string) string {
 	}
 	dest := dialDest(target)
 	kill := make(chan string, 1)
-	b := fs.newOriginatedChannel(target, dest, cidName, cidNum, ds.vars, leg.vars, func(cause string) {
-		select {
-		case kill <- cause:
-		default:
-		}
+	b := fs.newOutboundLeg(legSpec{
+		target: target, dest: dest, logicalDirection: "outbound", global: ds.vars, leg: leg.vars,
+		from: profile{cidName: cidName, cidNum: cidNum, origCidName: cidName, origCidNum: cidNum, ani: cidNum},
+		onKill: func(_ *channel, cause string) {
+			select {
+			case kill <- cause:
+			default:
+			}
+		},
 	})
 	if ep.Cause != "" {
 		cause := normalizeCause(ep.Cause)
@@ -426,56 +430,4 @@ func (fs *FS) apiOriginate(arg string) string {
 		b.endAgentLeg(cause)
 	})
 	return "+OK " + b.uuid + "\n"
-}
-
-// newOriginatedChannel creates the channel of an originate API call.
-func (fs *FS) newOriginatedChannel(target, dest, cidName, cidNum string, global, leg []kv, onKill func(string)) *channel {
-	now := time.Now()
-	uuid := newUUID()
-	n := fs.sessions.Add(1)
-	name := target
-	if !hasPrefixFold(target, "sofia/") {
-		name = "sofia/internal/" + dest + "@127.0.0.1:" + strconv.Itoa(5080+int(n%100))
-	}
-	c := &channel{
-		fs: fs, uuid: uuid, name: name, direction: "outbound",
-		runState: csExecute, stateNum: stateNumExecute, callState: "DOWN",
-	}
-	c.prof = profile{
-		direction: "outbound", logicalDirection: "outbound", dialplan: "XML",
-		cidName: cidName, cidNum: cidNum, origCidName: cidName, origCidNum: cidNum,
-		calleeName: "Outbound Call", calleeNum: dest, networkAddr: "127.0.0.1", ani: cidNum,
-		dest: dest, uuid: uuid, source: "mod_sofia", context: "default", chanName: name,
-		times: times{profileCreated: micros(now), created: micros(now)},
-	}
-	v := &c.vars
-	v.set("direction", "outbound")
-	v.set("is_outbound", "true")
-	v.set("uuid", uuid)
-	v.set("session_id", strconv.FormatUint(n, 10))
-	v.set("channel_name", name)
-	for _, p := range global {
-		v.set(p.name, p.value)
-	}
-	for _, p := range leg {
-		v.set(p.name, p.value)
-	}
-	if hasPrefixFold(target, "user/") {
-		realm := fs.realmOf(dest)
-		if _, d, ok := strings.Cut(target[len("user/"):], "@"); ok {
-			realm = d
-		}
-		v.set("dialed_user", dest)
-		v.set("dialed_domain", realm)
-		v.set("presence_id", dest+"@"+realm)
-	}
-	v.set("sofia_profile_name", "internal")
-	v.set("call_uuid", uuid)
-	c.killFn = func(cause, _ string) { onKill(normalizeCause(cause)) }
-	if err := fs.addChannel(c); err == nil {
-		c.mu.Lock()
-		c.fireLocked(eventOpts{name: "CHANNEL_CREATE", site: siteCreate})
-		c.mu.Unlock()
-	}
-	return c
 }

@@ -104,7 +104,7 @@ func (k *Call) executeCommand(cmd *command) {
 		k.ch.vars.set("current_loop", strconv.Itoa(x+1))
 		k.ch.vars.set("total_loops", strconv.Itoa(loops))
 		k.ch.mu.Unlock()
-		if !k.execute(name, arg, appUUID) {
+		if !k.execute(name, arg) {
 			break
 		}
 		if k.ch.isDown() || time.Since(start) < k.fs.scale(500*time.Millisecond) {
@@ -118,7 +118,7 @@ func (k *Call) executeCommand(cmd *command) {
 }
 
 // execute is switch_core_session_execute_application + switch_core_session_exec.
-func (k *Call) execute(name, arg, appUUID string) bool {
+func (k *Call) execute(name, arg string) bool {
 	c := k.ch
 	c.mu.Lock()
 	if c.down {
@@ -135,8 +135,8 @@ func (k *Call) execute(name, arg, appUUID string) bool {
 	if a.needsMedia && !c.answered && !c.early {
 		k.preAnswerLocked()
 	}
-	if id, ok := c.vars.get("app_uuid"); ok {
-		appUUID = id
+	appUUID, ok := c.vars.get("app_uuid")
+	if ok {
 		c.vars.unset("app_uuid")
 	} else {
 		appUUID = newUUID()
@@ -274,9 +274,7 @@ func (k *Call) sleep(d time.Duration, forever bool) waitResult {
 		case <-k.priv.notify:
 		case <-k.sig.notify:
 		case <-k.fs.done:
-			k.ch.mu.Lock()
-			k.hangupLocked("SYSTEM_SHUTDOWN", hungUpByFS, true)
-			k.ch.mu.Unlock()
+			k.shutdown()
 		}
 	}
 }

@@ -128,7 +128,20 @@ func (k *Call) originate(ds dialString, group []dialLeg) originateOutcome {
 			lastFailed = rl
 			continue
 		}
-		rl.b = k.fs.newAgentChannel(a, target, ds.vars, leg.vars, rl.dest, k.wake)
+		rl.b = k.fs.newOutboundLeg(legSpec{
+			target: target, dest: rl.dest, from: a.profileSnapshot(), logicalDirection: "inbound",
+			global: ds.vars, leg: leg.vars, originator: a,
+			// The leg is driven by the caller's thread: a kill is noted and
+			// that thread woken to act on it.
+			onKill: func(b *channel, cause string) {
+				b.mu.Lock()
+				if b.pendingKill == "" {
+					b.pendingKill = cause
+				}
+				b.mu.Unlock()
+				k.wake()
+			},
+		})
 		if rl.ep.Cause != "" {
 			rl.cause = normalizeCause(rl.ep.Cause)
 			rl.b.endAgentLeg(rl.cause)
@@ -386,41 +399,54 @@ func (c *channel) profileSnapshot() profile {
 	return c.prof
 }
 
-// newAgentChannel creates the outbound leg a bridge rings: a sofia channel
-// carrying the dial string's {…} and […] variables and, for user/ targets,
-// the directory user's presence_id, so that inbound-socket clients see who
-// the call is for.
-func (fs *FS) newAgentChannel(a *channel, target string, global, leg []kv, dest string, wake func()) *channel {
+// legSpec describes a channel FreeSWITCH places for a bridge or an
+// originate.
+type legSpec struct {
+	target, dest string
+	// from is the caller profile the leg shows: the bridging caller's, or
+	// the caller ID an originate asked for.
+	from             profile
+	logicalDirection string
+	global, leg      []kv
+	originator       *channel // the bridging caller; nil for originate
+	// onKill acts on a uuid_kill of the leg.
+	onKill func(leg *channel, cause string)
+}
+
+// newOutboundLeg creates such a channel: a sofia channel carrying the dial
+// string's {…} and […] variables and, for user/ targets, the directory
+// user's presence_id, so that inbound-socket clients see who the call is
+// for. It fires CHANNEL_CREATE.
+func (fs *FS) newOutboundLeg(s legSpec) *channel {
 	now := time.Now()
 	uuid := newUUID()
 	n := fs.sessions.Add(1)
 	realm := ""
-	if hasPrefixFold(target, "user/") {
-		if _, d, ok := strings.Cut(target[len("user/"):], "@"); ok {
+	if hasPrefixFold(s.target, "user/") {
+		if _, d, ok := strings.Cut(s.target[len("user/"):], "@"); ok {
 			realm = d
 		} else {
-			realm = fs.realmOf(dest)
+			realm = fs.realmOf(s.dest)
 		}
 	}
-	name := target
-	if !hasPrefixFold(target, "sofia/") {
-		name = "sofia/internal/" + dest + "@127.0.0.1:" + strconv.Itoa(5080+int(n%100))
+	name := s.target
+	if !hasPrefixFold(s.target, "sofia/") {
+		name = "sofia/internal/" + s.dest + "@127.0.0.1:" + strconv.Itoa(5080+int(n%100))
 	}
-	aprof := a.profileSnapshot()
-	b := &channel{
+	c := &channel{
 		fs: fs, uuid: uuid, name: name, direction: "outbound",
 		runState: csExecute, stateNum: stateNumExecute, callState: "DOWN",
 	}
-	b.prof = profile{
-		direction: "outbound", logicalDirection: "inbound",
-		username: aprof.username, dialplan: "XML",
-		cidName: aprof.cidName, cidNum: aprof.cidNum, origCidName: aprof.origCidName, origCidNum: aprof.origCidNum,
-		calleeName: "Outbound Call", calleeNum: dest,
-		networkAddr: "127.0.0.1", ani: aprof.ani, dest: dest, uuid: uuid,
+	c.prof = profile{
+		direction: "outbound", logicalDirection: s.logicalDirection,
+		username: s.from.username, dialplan: "XML",
+		cidName: s.from.cidName, cidNum: s.from.cidNum, origCidName: s.from.origCidName, origCidNum: s.from.origCidNum,
+		calleeName: "Outbound Call", calleeNum: s.dest,
+		networkAddr: "127.0.0.1", ani: s.from.ani, dest: s.dest, uuid: uuid,
 		source: "mod_sofia", context: "default", chanName: name,
 		times: times{profileCreated: micros(now), created: micros(now)},
 	}
-	v := &b.vars
+	v := &c.vars
 	v.set("direction", "outbound")
 	v.set("is_outbound", "true")
 	v.set("uuid", uuid)
@@ -429,42 +455,37 @@ func (fs *FS) newAgentChannel(a *channel, target string, global, leg []kv, dest 
 	v.set("video_media_flow", "disabled")
 	v.set("text_media_flow", "disabled")
 	v.set("channel_name", name)
-	for _, p := range global {
+	for _, p := range s.global {
 		v.set(p.name, p.value)
 	}
-	for _, p := range leg {
+	for _, p := range s.leg {
 		v.set(p.name, p.value)
 	}
-	v.set("originator_codec", "PCMU@8000h@20i@64000b")
-	v.set("originator", a.uuid)
-	v.set("originate_early_media", "true")
+	callUUID := uuid
+	if s.originator != nil {
+		v.set("originator_codec", "PCMU@8000h@20i@64000b")
+		v.set("originator", s.originator.uuid)
+		v.set("originate_early_media", "true")
+		callUUID = s.originator.uuid
+	}
 	if realm != "" {
-		v.set("dialed_user", dest)
+		v.set("dialed_user", s.dest)
 		v.set("dialed_domain", realm)
-		v.set("presence_id", dest+"@"+realm)
+		v.set("presence_id", s.dest+"@"+realm)
 	}
-	v.set("sip_destination_url", "sip:"+dest+"@127.0.0.1")
+	v.set("sip_destination_url", "sip:"+s.dest+"@127.0.0.1")
 	v.set("sofia_profile_name", "internal")
 	v.set("recovery_profile_name", "internal")
 	v.set("sip_local_network_addr", "127.0.0.1")
 	v.set("sip_outgoing_call_id", newUUID())
-	v.set("call_uuid", a.uuid)
-	// The leg is driven by the caller's thread: a kill is noted and that
-	// thread woken to act on it.
-	b.killFn = func(cause, _ string) {
-		b.mu.Lock()
-		if b.pendingKill == "" {
-			b.pendingKill = normalizeCause(cause)
-		}
-		b.mu.Unlock()
-		wake()
+	v.set("call_uuid", callUUID)
+	c.killFn = func(cause, _ string) { s.onKill(c, normalizeCause(cause)) }
+	if err := fs.addChannel(c); err == nil {
+		c.mu.Lock()
+		c.fireLocked(eventOpts{name: "CHANNEL_CREATE", site: siteCreate})
+		c.mu.Unlock()
 	}
-	if err := fs.addChannel(b); err == nil {
-		b.mu.Lock()
-		b.fireLocked(eventOpts{name: "CHANNEL_CREATE", site: siteCreate})
-		b.mu.Unlock()
-	}
-	return b
+	return c
 }
 
 // agentRinging marks the leg ringing (180 Ringing).

@@ -113,7 +113,6 @@ type Call struct {
 	mu          sync.Mutex
 	lis         *listener
 	res         CallResult
-	connectedAt time.Time
 	socketGone  bool
 	resumeClose bool
 	chanGone    bool
@@ -390,11 +389,16 @@ func (k *Call) park() {
 		case <-k.priv.notify:
 		case <-k.sig.notify:
 		case <-k.fs.done:
-			k.ch.mu.Lock()
-			k.hangupLocked("SYSTEM_SHUTDOWN", hungUpByFS, true)
-			k.ch.mu.Unlock()
+			k.shutdown()
 		}
 	}
+}
+
+// shutdown hangs the caller up because the emulator is closing.
+func (k *Call) shutdown() {
+	k.ch.mu.Lock()
+	k.hangupLocked("SYSTEM_SHUTDOWN", hungUpByFS, true)
+	k.ch.mu.Unlock()
 }
 
 func (c *channel) isDown() bool {

@@ -177,7 +177,6 @@ type channel struct {
 	cause     string
 	lastApp   string
 	lastArg   string
-	hasApp    bool
 	dtmfLog   []byte
 	sentBye   bool // FreeSWITCH sent the BYE (sip_hangup_disposition=send_bye)
 	destroyed bool

@@ -23,19 +23,7 @@ type dialString struct {
 // inside quotes or brackets do not split.
 func parseDialString(s string) dialString {
 	var ds dialString
-	s = strings.TrimSpace(s)
-	for len(s) > 0 && (s[0] == '{' || s[0] == '<') {
-		closer := byte('}')
-		if s[0] == '<' {
-			closer = '>'
-		}
-		end := matchBracket(s, s[0], closer)
-		if end < 0 {
-			break
-		}
-		ds.vars = append(ds.vars, parseVarList(s[1:end])...)
-		s = strings.TrimSpace(s[end+1:])
-	}
+	ds.vars, s = splitDialVars(s)
 	s = strings.ReplaceAll(s, ":_:", ",")
 	for _, group := range splitTop(s, '|') {
 		var legs []dialLeg
@@ -60,6 +48,25 @@ func parseDialString(s string) dialString {
 		}
 	}
 	return ds
+}
+
+// splitDialVars takes the leading {…} and <…> blocks off a dial string.
+func splitDialVars(s string) ([]kv, string) {
+	var vars []kv
+	s = strings.TrimSpace(s)
+	for len(s) > 0 && (s[0] == '{' || s[0] == '<') {
+		closer := byte('}')
+		if s[0] == '<' {
+			closer = '>'
+		}
+		end := matchBracket(s, s[0], closer)
+		if end < 0 {
+			break
+		}
+		vars = append(vars, parseVarList(s[1:end])...)
+		s = strings.TrimSpace(s[end+1:])
+	}
+	return vars, s
 }
 
 // matchBracket returns the index of the bracket closing s[0], honouring
@@ -141,19 +148,8 @@ func lookupKV(vars []kv, name string) (string, bool) {
 // stripDialVars returns the dial string without its leading {…}/<…> block,
 // the form endpoints are registered under.
 func stripDialVars(s string) string {
-	s = strings.TrimSpace(s)
-	for len(s) > 0 && (s[0] == '{' || s[0] == '<') {
-		closer := byte('}')
-		if s[0] == '<' {
-			closer = '>'
-		}
-		end := matchBracket(s, s[0], closer)
-		if end < 0 {
-			break
-		}
-		s = strings.TrimSpace(s[end+1:])
-	}
-	return s
+	_, rest := splitDialVars(s)
+	return rest
 }
 
 // ringTimeout picks the attempt's timeout the way switch_ivr_originate does:

@@ -127,17 +127,6 @@ func (a *appConn) next() frame {
 	return f
 }
 
-// nextEvent skips frames until an event named name arrives.
-func (a *appConn) nextEvent(name string) frame {
-	a.t.Helper()
-	for {
-		f := a.next()
-		if f.get("Content-Type") == "text/event-plain" && f.event("Event-Name") == name {
-			return f
-		}
-	}
-}
-
 func (a *appConn) expectEOF() {
 	a.t.Helper()
 	_ = a.conn.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -157,8 +157,7 @@ func TestChat(t *testing.T) {
 
 func TestInboundChannelEvents(t *testing.T) {
 	t.Parallel()
-	var c *testCall
-	c = startCall(t, Options{Speed: 20}, CallSpec{}, func(fs *FS) {
+	c := startCall(t, Options{Speed: 20}, CallSpec{}, func(fs *FS) {
 		fs.Register("2001", "pbx.local")
 		fs.SetEndpoint("user/2001", Endpoint{Answer: true, RingFor: time.Second, TalkFor: time.Second})
 	})

@@ -117,12 +117,6 @@ func (l *listener) eventFormat() string {
 	return l.format
 }
 
-func (l *listener) isClosed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.closed
-}
-
 // finish runs when the peer closed the connection or a command ended it:
 // the listener leaves the bus, the controlled channel learns its socket is
 // gone, and FreeSWITCH's goodbye notice is sent.

@@ -577,3 +577,57 @@ func TestCloseEndsLiveCalls(t *testing.T) {
 		t.Error("Call after Close succeeded")
 	}
 }
+
+func TestMediaAndStateApps(t *testing.T) {
+	t.Parallel()
+	c := startCall(t, Options{}, CallSpec{}, nil)
+	c.start(true)
+	c.exec("ring_ready", "", "", true)
+	c.event("CHANNEL_EXECUTE")
+	if f := c.event("CHANNEL_PROGRESS"); f.event("Caller-Channel-Progress-Time") == "0" {
+		t.Error("ring_ready left Progress-Time at 0")
+	}
+	c.event("CHANNEL_EXECUTE_COMPLETE")
+	c.exec("pre_answer", "", "", true)
+	c.event("CHANNEL_EXECUTE")
+	if f := c.event("CHANNEL_PROGRESS_MEDIA"); f.event("Answer-State") != "early" || f.event("variable_rtp_use_pt") != "0" {
+		t.Errorf("pre_answer: %q %q", f.event("Answer-State"), f.event("variable_rtp_use_pt"))
+	}
+	if f := c.event("CHANNEL_EXECUTE_COMPLETE"); f.event("Channel-Call-State") != "EARLY" || f.event("variable_endpoint_disposition") != "EARLY MEDIA" {
+		t.Errorf("after pre_answer: %q %q", f.event("Channel-Call-State"), f.event("variable_endpoint_disposition"))
+	}
+	for _, app := range []struct{ name, arg string }{{"sleep", "300"}, {"say", "en number pronounced 12"}, {"log", "INFO hello"}} {
+		c.exec(app.name, app.arg, "", true)
+		c.untilComplete(app.name)
+	}
+	c.answer()
+	// park holds the channel through uuid_break until it is killed.
+	c.exec("park", "", "", true)
+	c.event("CHANNEL_EXECUTE")
+	c.replyText("api uuid_break " + c.k.UUID() + "\n\n")
+	c.replyText("api uuid_kill " + c.k.UUID() + " USER_BUSY\n\n")
+	c.event("CHANNEL_HANGUP")
+	if f := c.event("CHANNEL_EXECUTE_COMPLETE"); f.event("Application") != "park" {
+		t.Errorf("completed %q", f.event("Application"))
+	}
+	res := c.result()
+	if res.HangupCause != "USER_BUSY" || strings.Join(appNamesOf(res), " ") != "ring_ready pre_answer sleep say log answer park" {
+		t.Errorf("result %+v", res)
+	}
+}
+
+func TestHangupApplication(t *testing.T) {
+	t.Parallel()
+	c := startCall(t, Options{}, CallSpec{}, nil)
+	c.start(true)
+	c.exec("hangup", "CALL_REJECTED", "", true)
+	c.event("CHANNEL_EXECUTE")
+	if f := c.event("CHANNEL_HANGUP"); f.event("Hangup-Cause") != "CALL_REJECTED" {
+		t.Errorf("cause %q", f.event("Hangup-Cause"))
+	}
+	c.event("CHANNEL_EXECUTE_COMPLETE")
+	c.until("CHANNEL_HANGUP_COMPLETE")
+	if res := c.result(); res.HungUpBy != "app" || res.Answered {
+		t.Errorf("result %+v", res)
+	}
+}

@@ -85,11 +85,3 @@ func (l *varList) appendLines(dst []byte) []byte {
 	}
 	return dst
 }
-
-func (l *varList) snapshot() map[string]string {
-	m := make(map[string]string, len(l.vars))
-	for _, v := range l.vars {
-		m[v.name] = v.value
-	}
-	return m
-}
