@@ -176,9 +176,10 @@ func (m *mailbox[T]) clear() {
 }
 
 // Call places a call: it creates the caller's channel and dials the
-// application's outbound socket like the socket application. If the
-// application cannot be reached the dialplan fallback runs and the result
-// shows Resumed. The call then runs by itself; Wait returns its result.
+// application's outbound socket like the socket application; ctx bounds
+// that dialling only. If the application cannot be reached the dialplan
+// fallback runs and the result shows Resumed. The call then runs by
+// itself; Wait returns its result.
 func (fs *FS) Call(ctx context.Context, spec CallSpec) (*Call, error) {
 	if fs.isClosed() {
 		return nil, ErrClosed

@@ -242,9 +242,11 @@ func Rejects() Endpoint { return Endpoint{Cause: "CALL_REJECTED"} }
 func Unreachable() Endpoint { return Endpoint{Cause: "NORMAL_TEMPORARY_FAILURE"} }
 
 // SetEndpoint tells what the dial target does, target being the dial
-// string without {…}/[…] prefixes, e.g. "user/2001". A user/ target with no
-// endpoint fails USER_NOT_REGISTERED; any other unknown target fails
-// NORMAL_TEMPORARY_FAILURE.
+// string without {…}/[…] prefixes, e.g. "user/2001" (which also serves
+// "user/2001@domain"). A user/ target with no endpoint fails
+// USER_NOT_REGISTERED; any other unknown target fails
+// NORMAL_TEMPORARY_FAILURE. Registration is not required to answer: it only
+// gives the agent leg its presence realm.
 func (fs *FS) SetEndpoint(target string, e Endpoint) {
 	fs.mu.Lock()
 	fs.endpoints[strings.TrimSpace(target)] = e
