@@ -20,5 +20,9 @@
 //     that carries the Application-UUID we sent, and Event-Sequence tells a
 //     stale event from a current one.
 //
+// eslgo's listener is shared by the process, so its own messages go to
+// slog.Default() at Debug level, with whole frames left out (they carry
+// channel variables, such as digits a caller keyed).
+//
 // No business logic lives here.
 package esl
