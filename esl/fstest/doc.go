@@ -29,7 +29,7 @@
 //	}
 //	defer fs.Close()
 //	fs.SetEndpoint("user/2001", fstest.Answers(2*time.Second))
-//	call, err := fs.Call(ctx, fstest.CallSpec{Caller: "13800138000", Input: []string{"110101199003077777#"}})
+//	call, err := fs.Call(ctx, fstest.CallSpec{Caller: "13800138000", Input: []string{"2#"}})
 //	if err != nil {
 //		t.Fatal(err)
 //	}
