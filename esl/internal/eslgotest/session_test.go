@@ -184,11 +184,16 @@ func TestHangupWhileAppRuns(t *testing.T) {
 	got := &results{}
 	hs := start(t, esl.ServerOptions{}, func(ctx context.Context, s *esl.Session) {
 		_ = s.Answer(ctx)
+		hungUp := make(chan struct{})
 		go func() {
+			defer close(hungUp)
 			time.Sleep(50 * time.Millisecond)
 			got.add("hangup", s.Hangup(context.Background(), "CALL_REJECTED"))
 		}()
 		got.add("playback", s.Playback(ctx, "tone_stream://%(1000000,0,440)"))
+		// The playback may learn of the hang-up before uuid_kill's reply is
+		// read; returning closes the session and would cut that reply off.
+		<-hungUp
 	}, fstest.Options{})
 	res := hs.call(t, fstest.CallSpec{Caller: "2000"})
 	vals, errs := got.get()
