@@ -191,9 +191,10 @@ func (pc *proxyConn) proxy(b *backend, log *slog.Logger) {
 	toFS := make(chan struct{})
 	go func() {
 		defer close(toFS)
-		// eslgo → FreeSWITCH. When eslgo is done, FreeSWITCH sees the
-		// close and, with socket_resume, goes on with the dialplan.
-		copyFrames(pc.front, back)
+		// eslgo → FreeSWITCH, in LF line endings. When eslgo is done,
+		// FreeSWITCH sees the close and, with socket_resume, goes on
+		// with the dialplan.
+		copyFrames(&lfWriter{w: pc.front}, back)
 		pc.closeFront()
 	}()
 	// FreeSWITCH → eslgo: the connect reply gets our header, then the
