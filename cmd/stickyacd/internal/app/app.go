@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -141,6 +142,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 		DrainTimeout:    cfg.ESL.DrainTimeout,
 		MaxCallDuration: cfg.ESL.MaxCallDuration,
 		CommandTimeout:  cfg.ESL.CommandTimeout,
+		CallerVars:      a.setupVars(),
 		Hangup:          a.killChannel,
 		Logger:          log.With("component", "esl"),
 	}, a.handle)
@@ -329,6 +331,20 @@ func (a *App) Close() {
 		}
 	})
 }
+
+// setupVars are set on every call at session set-up, at no extra round
+// trip: the ringback callers hear while agents ring (ringback before the
+// call is answered, transfer_ringback after). A value with ${…} needs
+// FreeSWITCH's expansion, which only the per-bridge path does.
+func (a *App) setupVars() map[string]string {
+	if a.ringbackPerBridge() {
+		return nil
+	}
+	rb := a.cfg.Prompts.Ringback
+	return map[string]string{"ringback": rb, "transfer_ringback": rb}
+}
+
+func (a *App) ringbackPerBridge() bool { return strings.Contains(a.cfg.Prompts.Ringback, "${") }
 
 // killChannel hangs a call up over the event socket (used for poisoned
 // sessions, whose own connection can no longer be trusted).

@@ -133,6 +133,10 @@ func (l *callerLeg) Bridge(ctx context.Context, r routing.BridgeRequest) (routin
 	}
 	target := strings.NewReplacer("{extension}", r.Agent.Extension, "{agent_id}", r.Agent.ID).Replace(cfg.Agents.DialString)
 	l.live.attempt(r.Step, r.Agent.ID)
+	var callerVars map[string]string
+	if l.a.ringbackPerBridge() {
+		callerVars = map[string]string{"ringback": cfg.Prompts.Ringback, "transfer_ringback": cfg.Prompts.Ringback}
+	}
 	res, err := l.s.Bridge(ctx, esl.BridgeOptions{
 		Target: target,
 		Vars: map[string]string{
@@ -144,10 +148,7 @@ func (l *callerLeg) Bridge(ctx context.Context, r routing.BridgeRequest) (routin
 			"stickyacd_agent": r.Agent.ID,
 		},
 		RingTimeout: r.RingTimeout,
-		CallerVars: map[string]string{
-			"ringback":          cfg.Prompts.Ringback,
-			"transfer_ringback": cfg.Prompts.Ringback,
-		},
+		CallerVars:  callerVars,
 		OnAnswer: func() {
 			l.live.answered(r.Agent.ID)
 			if r.OnAnswer != nil {

@@ -58,6 +58,13 @@ func TestFlow011KnownCallerReachesFirstAgent(t *testing.T) {
 		if tr.CustomerID != "K1" || tr.TaskID != nil {
 			t.Fatalf("trace = %+v", tr)
 		}
+		ringback := false
+		for _, c := range res.Commands {
+			ringback = ringback || strings.Contains(c, "ringback "+e.cfg.Prompts.Ringback)
+		}
+		if !ringback {
+			t.Fatalf("the caller's ringback was never set: %q", res.Commands)
+		}
 	}
 	if n := len(e.tasks("")); n != 0 {
 		t.Fatalf("%d tasks for bridged calls", n)
