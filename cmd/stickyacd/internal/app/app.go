@@ -194,7 +194,8 @@ func (a *App) openStores(ctx context.Context, opts Options) error {
 	}
 	if cfg.Callback.WebhookURL != "" {
 		if a.webhook, err = webhook.New(webhook.Config{
-			URL: cfg.Callback.WebhookURL, Secret: cfg.Callback.WebhookSecret, Logger: a.log.With("component", "webhook"),
+			URL: cfg.Callback.WebhookURL, Secret: cfg.Callback.WebhookSecret,
+			Now: a.clock.Now, Logger: a.log.With("component", "webhook"),
 		}, store.NewOutbox(db)); err != nil {
 			return fmt.Errorf("callback.webhook_url: %w", err)
 		}
