@@ -8,8 +8,10 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 
 # Tests that drive real eslgo over TCP run without -race: eslgo v1.5.0 has an
 # internal data race (see STYLE.md). Everything else runs with -race.
-NORACE_PKGS := ./esl/internal/eslgotest/... ./cmd/stickyacd/internal/app/...
-RACE_PKGS    = $(shell $(GO) list ./... | grep -v -e /esl/internal/eslgotest -e /cmd/stickyacd/internal/app)
+NORACE_PKGS := ./esl/internal/eslgotest/... ./cmd/stickyacd/internal/app/... \
+               ./cmd/stickyacd/internal/bench ./cmd/stickyacd/internal/demo/...
+RACE_PKGS    = $(shell $(GO) list ./... | grep -v -e /esl/internal/eslgotest -e /cmd/stickyacd/internal/app \
+                 -e '/cmd/stickyacd/internal/bench$$' -e /cmd/stickyacd/internal/demo)
 
 .PHONY: build test unit contract run migrate fuzz lint compose-up bench demo clean
 
@@ -50,13 +52,31 @@ lint:
 compose-up:
 	docker compose up --build
 
+# bench and demo use the servers `make test` uses (override PG_DSN and
+# REDIS_ADDR); their data live in schemas and Redis key prefixes of their own
+# (stickyacd_bench*, stickyacd_demo), never in a deployment's.
+PG_DSN      ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+REDIS_ADDR  ?= 127.0.0.1:6379
+SANDBOX_ENV  = STICKYACD_POSTGRES_DSN='$(PG_DSN)' STICKYACD_REDIS_ADDRS='$(REDIS_ADDR)'
+# The standard size: 50 000 agents and 1 000 000 customers, 20 000 calls at
+# 500/s, a burst of 10 000 at 1 000/s, 1 000 calls held for the heap; then
+# the same rate on a directory of 50 agents, for the 50-vs-50 000 comparison.
+BENCH_STANDARD ?= --agents 50000 --team-size 10 --customers 1000000 --calls 20000 --rate 500 \
+                  --burst-calls 10000 --burst-rate 1000 --hold 1000
+BENCH_SMALL    ?= --schema stickyacd_bench_small --redis-prefix stickyacd_bench_small \
+                  --agents 50 --team-size 10 --customers 1000 --calls 20000 --rate 500 --hold 0
+
 bench: build
 	mkdir -p bench
-	$(BIN) --config $(CONFIG) bench --json > bench/results.json.tmp && mv bench/results.json.tmp bench/results.json
+	$(SANDBOX_ENV) $(BIN) --config $(CONFIG) bench --json $(BENCH_STANDARD) > bench/standard.json.tmp
+	$(SANDBOX_ENV) $(BIN) --config $(CONFIG) bench --json $(BENCH_SMALL) > bench/small.json.tmp
+	printf '{\n"standard": %s,\n"agents_50": %s\n}\n' "$$(cat bench/standard.json.tmp)" "$$(cat bench/small.json.tmp)" > bench/results.json.tmp
+	mv bench/results.json.tmp bench/results.json
+	rm -f bench/standard.json.tmp bench/small.json.tmp
 	cat bench/results.json
 
 demo: build
-	$(BIN) --config $(CONFIG) demo
+	$(SANDBOX_ENV) $(BIN) --config $(CONFIG) demo
 
 clean:
 	rm -rf bin

@@ -1,0 +1,332 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stickyacd/stickyacd/esl/fstest"
+	"github.com/stickyacd/stickyacd/store/presence"
+)
+
+// HeapFigures is the heap held per connected call: live heap after a
+// garbage collection with Held calls bridged and talking, minus the same
+// without them, per call. In-process the difference holds the emulator's
+// share of each call too; it is measured separately, with the emulator
+// bridging the same number of calls for an application that does nothing,
+// and taken off. With --addr the figure is stickyacd's heap in use from its
+// /metrics, without a collection, so it includes garbage (Approx).
+type HeapFigures struct {
+	Held         int     `json:"calls_held"`
+	StickyacdKiB float64 `json:"stickyacd_kib"`
+	TotalKiB     float64 `json:"total_kib,omitempty"`
+	EmulatorKiB  float64 `json:"emulator_kib,omitempty"`
+	// StackKiB is goroutine stack per call (stickyacd and emulator
+	// in-process): not heap, but memory each call holds too.
+	StackKiB float64 `json:"stack_kib,omitempty"`
+	Approx   bool    `json:"approximate,omitempty"`
+}
+
+// holdSettle lets held calls' agents answer once their sessions are up.
+const holdSettle = 500 * time.Millisecond
+
+// heapPerCall holds calls connected and measures the heap they take.
+func (b *bencher) heapPerCall(ctx context.Context) (*HeapFigures, error) {
+	n := min(b.o.Hold, b.o.Agents)
+	// The held calls' customers 0…n-1 belong to agents 0…n-1, one each;
+	// they answer and talk until the caller hangs up.
+	for i := 0; i < n; i++ {
+		b.fs.SetEndpoint(target(b.base, i), fstest.Answers(b.o.RingFor))
+		if err := b.pres.SetStatus(ctx, agentID(i), presence.StatusAvailable, "bench hold"); err != nil {
+			return nil, fmt.Errorf("hold: make agent available: %w", err)
+		}
+	}
+	if err := b.waitSessions(ctx, func(s int) bool { return s == 0 }); err != nil {
+		return nil, err
+	}
+	before := liveHeap()
+	remote0 := b.remoteHeap()
+	held := b.hold(ctx, b.fs, b.base.FreeSWITCH.Password, n, func(i int) fstest.CallSpec {
+		return fstest.CallSpec{Caller: customerPhone(i)}
+	})
+	defer held.end()
+	if err := b.waitSessions(ctx, func(s int) bool { return s >= n }); err != nil {
+		return nil, err
+	}
+	time.Sleep(holdSettle)
+	h := &HeapFigures{Held: n}
+	if b.remote() {
+		h.StickyacdKiB = round((b.remoteHeap()-remote0)/float64(n)/1024, 1)
+		h.Approx = true
+		return h, nil
+	}
+	during := liveHeap()
+	held.end()
+	h.TotalKiB = round(float64(during.heap-before.heap)/float64(n)/1024, 1)
+	h.StackKiB = round(float64(during.stack-before.stack)/float64(n)/1024, 1)
+	emu, err := b.emulatorHeapPerCall(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	h.EmulatorKiB = emu
+	h.StickyacdKiB = round(h.TotalKiB-emu, 1)
+	return h, nil
+}
+
+func (b *bencher) remoteHeap() float64 {
+	if !b.remote() {
+		return 0
+	}
+	return b.metrics.scrape()[metricHeapInuse]
+}
+
+type heapReading struct{ heap, stack int64 }
+
+// liveHeap collects twice (finalizers free more on the second) and reads
+// the live heap and the goroutine stacks.
+func liveHeap() heapReading {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return heapReading{heap: int64(m.HeapAlloc), stack: int64(m.StackInuse)}
+}
+
+// holding is a set of held calls.
+type holding struct {
+	fs       *fstest.FS
+	password string
+	log      *slog.Logger
+	calls    []*fstest.Call
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+// end hangs the held calls up with uuid_kill on the emulator's event
+// socket, as an operator would, and waits for them to finish.
+func (h *holding) end() {
+	h.once.Do(func() {
+		ids := make([]string, len(h.calls))
+		for i, c := range h.calls {
+			ids[i] = c.UUID()
+		}
+		if err := killCalls(h.fs.EventSocketAddr(), h.password, ids); err != nil {
+			h.log.Warn("bench: hang up held calls", "err", err)
+		}
+		h.wg.Wait()
+	})
+}
+
+// hold places n calls on fs at once.
+func (b *bencher) hold(ctx context.Context, fs *fstest.FS, password string, n int, spec func(i int) fstest.CallSpec) *holding {
+	h := &holding{fs: fs, password: password, log: b.log}
+	pprof.Do(ctx, pprof.Labels(sideLabel, sideEmulator), func(ctx context.Context) {
+		for i := 0; i < n; i++ {
+			c, err := fs.Call(ctx, spec(i))
+			if err != nil {
+				b.log.Warn("bench: held call not placed", "err", err)
+				continue
+			}
+			h.calls = append(h.calls, c)
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				wctx, cancel := context.WithTimeout(ctx, callTimeout)
+				defer cancel()
+				if _, err := c.Wait(wctx); err != nil {
+					b.log.Warn("bench: held call", "err", err)
+				}
+			}()
+		}
+	})
+	return h
+}
+
+// sessionsTimeout bounds waiting for stickyacd's session count.
+const sessionsTimeout = 30 * time.Second
+
+// waitSessions waits until stickyacd's count of connected calls (its
+// /metrics) satisfies ok.
+func (b *bencher) waitSessions(ctx context.Context, ok func(int) bool) error {
+	deadline := time.Now().Add(sessionsTimeout)
+	for {
+		s := int(b.metrics.scrape()[metricSessions])
+		if ok(s) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("hold: stickyacd has %d calls connected after %s", s, sessionsTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// emulatorHeapPerCall is the emulator's own heap per bridged call: the
+// same calls against an application that only says "connect" and
+// "bridge" and drains what it is sent.
+func (b *bencher) emulatorHeapPerCall(ctx context.Context, n int) (float64, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("emulator heap: %w", err)
+	}
+	app := &nullApp{ln: ln, bridged: make(chan struct{}, n)}
+	go app.serve()
+	defer app.close()
+	fs, err := fstest.New(fstest.Options{Outbound: ln.Addr().String(), Speed: b.o.Speed})
+	if err != nil {
+		return 0, fmt.Errorf("emulator heap: %w", err)
+	}
+	defer fs.Close()
+	for i := 0; i < n; i++ {
+		fs.SetEndpoint(nullTarget(i), fstest.Answers(b.o.RingFor))
+	}
+	before := liveHeap()
+	held := b.hold(ctx, fs, "", n, func(i int) fstest.CallSpec {
+		return fstest.CallSpec{Caller: customerPhone(i), Vars: map[string]string{nullTargetVar: nullTarget(i)}}
+	})
+	defer held.end()
+	for range n {
+		select {
+		case <-app.bridged:
+		case <-time.After(sessionsTimeout):
+			return 0, errors.New("emulator heap: calls did not connect")
+		}
+	}
+	time.Sleep(holdSettle)
+	during := liveHeap()
+	return round(float64(during.heap-before.heap)/float64(n)/1024, 1), nil
+}
+
+// nullTargetVar is the dialplan variable telling the null application
+// whom to bridge.
+const nullTargetVar = "bench_target"
+
+func nullTarget(i int) string { return "user/hold" + strconv.Itoa(i) }
+
+// nullApp is the least an outbound-socket application can do: connect,
+// bridge the caller to the target the dialplan named, drain the rest.
+type nullApp struct {
+	ln      net.Listener
+	bridged chan struct{}
+	wg      sync.WaitGroup
+}
+
+func (a *nullApp) serve() {
+	for {
+		c, err := a.ln.Accept()
+		if err != nil {
+			return
+		}
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			defer c.Close()
+			a.session(c)
+		}()
+	}
+}
+
+func (a *nullApp) session(c net.Conn) {
+	if _, err := io.WriteString(c, "connect\n\n"); err != nil {
+		return
+	}
+	r := bufio.NewReaderSize(c, 4096)
+	head, err := readHeaders(r)
+	if err != nil {
+		return
+	}
+	cmd := "sendmsg\ncall-command: execute\nexecute-app-name: bridge\nexecute-app-arg: " + head["variable_"+nullTargetVar] + "\n\n"
+	if _, err := io.WriteString(c, cmd); err != nil {
+		return
+	}
+	a.bridged <- struct{}{}
+	_, _ = io.Copy(io.Discard, r)
+}
+
+func (a *nullApp) close() {
+	_ = a.ln.Close()
+	a.wg.Wait()
+}
+
+// readHeaders reads one header block of an event-socket frame.
+func readHeaders(r *bufio.Reader) (map[string]string, error) {
+	h := map[string]string{}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			if len(h) == 0 {
+				continue
+			}
+			return h, nil
+		}
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			h[k] = v
+		}
+	}
+}
+
+// killCalls hangs calls up with "api uuid_kill" on an event socket.
+func killCalls(addr, password string, uuids []string) error {
+	if password == "" {
+		password = "ClueCon"
+	}
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("event socket %s: %w", addr, err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	r := bufio.NewReader(c)
+	frame := func() (map[string]string, error) {
+		h, err := readHeaders(r)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := strconv.Atoi(h["Content-Length"]); n > 0 {
+			if _, err := r.Discard(n); err != nil {
+				return nil, err
+			}
+		}
+		return h, nil
+	}
+	if _, err := frame(); err != nil { // auth/request
+		return fmt.Errorf("event socket %s: %w", addr, err)
+	}
+	if _, err := io.WriteString(c, "auth "+password+"\n\n"); err != nil {
+		return fmt.Errorf("event socket %s: %w", addr, err)
+	}
+	h, err := frame()
+	if err != nil {
+		return fmt.Errorf("event socket %s: %w", addr, err)
+	}
+	if !strings.HasPrefix(h["Reply-Text"], "+OK") {
+		return fmt.Errorf("event socket %s: auth refused", addr)
+	}
+	for _, id := range uuids {
+		if _, err := io.WriteString(c, "api uuid_kill "+id+"\n\n"); err != nil {
+			return fmt.Errorf("uuid_kill: %w", err)
+		}
+		if _, err := frame(); err != nil {
+			return fmt.Errorf("uuid_kill: %w", err)
+		}
+	}
+	return nil
+}
