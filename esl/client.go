@@ -465,6 +465,7 @@ func (c *Client) dispatch(ctx context.Context, q *eventQueue) {
 	h := c.opts.Handler
 	var gen uint64
 	newest := map[string]uint64{}
+	sincePrune := 0
 	for {
 		item, ok := q.pop()
 		if !ok {
@@ -499,7 +500,13 @@ func (c *Client) dispatch(ctx context.Context, q *eventQueue) {
 				continue
 			}
 			newest[key] = seq
-			if len(newest) > maxTrackedEntities {
+			// Pruning walks the whole map: at most once every
+			// maxTrackedEntities events, or a busy FreeSWITCH, whose
+			// window holds tens of thousands of channels, would have
+			// every event pay for all of them.
+			sincePrune++
+			if len(newest) > maxTrackedEntities && sincePrune >= maxTrackedEntities {
+				sincePrune = 0
 				for k, s := range newest {
 					if s+trackedWindow < seq {
 						delete(newest, k)
