@@ -156,6 +156,14 @@ func (l *callerLeg) Bridge(ctx context.Context, r routing.BridgeRequest) (routin
 			}
 		},
 	})
+	out, err := bridgeResult(res, err)
+	l.live.result(r.Agent.ID, out.Result, out.Cause)
+	return out, legErr(err)
+}
+
+// bridgeResult maps an attempt's outcome; a caller who left before anyone
+// answered is an ErrHangup.
+func bridgeResult(res esl.BridgeResult, err error) (routing.BridgeResult, error) {
 	out := routing.BridgeResult{Cause: res.Disposition, AnsweredAt: res.AnsweredAt, EndedAt: res.EndedAt}
 	if out.Cause == "" {
 		out.Cause = res.HangupCause
@@ -176,8 +184,7 @@ func (l *callerLeg) Bridge(ctx context.Context, r routing.BridgeRequest) (routin
 			err = esl.ErrHangup
 		}
 	}
-	l.live.result(r.Agent.ID, out.Result, out.Cause)
-	return out, legErr(err)
+	return out, err
 }
 
 func (l *callerLeg) Hangup(ctx context.Context, cause string) error {
@@ -321,25 +328,7 @@ func (l agentLeg) Bridge(ctx context.Context, d callback.Dial) (routing.BridgeRe
 	if d.CallerID != "" {
 		vars["origination_caller_id_number"] = d.CallerID
 	}
-	res, err := l.s.Bridge(ctx, esl.BridgeOptions{Target: d.Target, Vars: vars, RingTimeout: d.RingTimeout})
-	out := routing.BridgeResult{Cause: res.Disposition, AnsweredAt: res.AnsweredAt, EndedAt: res.EndedAt}
-	switch res.Outcome {
-	case esl.BridgeAnswered:
-		out.Result = routing.ResultAnswered
-	case esl.BridgeNoAnswer:
-		out.Result = routing.ResultNoAnswer
-	case esl.BridgeBusy:
-		out.Result = routing.ResultBusy
-	case esl.BridgeRejected:
-		out.Result = routing.ResultRejected
-	case esl.BridgeUnreachable:
-		out.Result = routing.ResultUnreachable
-	case esl.BridgeCallerGone:
-		if err == nil {
-			err = esl.ErrHangup
-		}
-	}
-	return out, err
+	return bridgeResult(l.s.Bridge(ctx, esl.BridgeOptions{Target: d.Target, Vars: vars, RingTimeout: d.RingTimeout}))
 }
 
 func (l agentLeg) Hangup(ctx context.Context, cause string) error { return l.s.Hangup(ctx, cause) }
