@@ -580,7 +580,8 @@ func writeHeapProfile(path string) error {
 }
 
 // WriteServerEnv prints the environment a stickyacd started for --addr
-// needs, one KEY=value per line, over the same configuration file.
+// needs, over the same configuration file: one KEY='value' per line, for a
+// shell to source.
 func WriteServerEnv(w io.Writer, o Options) error {
 	if o.LookupEnv == nil {
 		o.LookupEnv = func(string) (string, bool) { return "", false }
@@ -600,7 +601,8 @@ func WriteServerEnv(w io.Writer, o Options) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if _, err := fmt.Fprintf(w, "%s=%s\n", k, env[k]); err != nil {
+		// Quoted for a shell: a DSN holds '&'.
+		if _, err := fmt.Fprintf(w, "%s='%s'\n", k, strings.ReplaceAll(env[k], "'", `'\''`)); err != nil {
 			return err
 		}
 	}

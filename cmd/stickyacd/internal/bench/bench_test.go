@@ -154,11 +154,11 @@ func TestServerEnvUsesAThrowawayKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"STICKYACD_SECURITY_ID_HASH_KEY=" + ThrowawayKey,
-		"STICKYACD_PRESENCE_KEY_PREFIX=stickyacd_bench\n",
+		"STICKYACD_SECURITY_ID_HASH_KEY='" + ThrowawayKey + "'",
+		"STICKYACD_PRESENCE_KEY_PREFIX='stickyacd_bench'\n",
 		"search_path=stickyacd_bench",
-		"STICKYACD_PRESENCE_REQUIRE_REGISTRATION=false",
-		"STICKYACD_ROUTING_WRAP_UP=500ms",
+		"STICKYACD_PRESENCE_REQUIRE_REGISTRATION='false'",
+		"STICKYACD_ROUTING_WRAP_UP='500ms'",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("server env lacks %q:\n%s", want, out.String())

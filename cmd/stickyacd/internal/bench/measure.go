@@ -28,6 +28,8 @@ type callRecord struct {
 	err         string
 	setup       time.Duration // dial to stickyacd's "connect"
 	connectedAt time.Time
+	bytesIn     int64         // ESL bytes FreeSWITCH sent stickyacd on the call's socket
+	bytesOut    int64         // and stickyacd sent back
 	decision    time.Duration // see decisionTime
 	decided     bool
 	bridges     []bridgeSpan
@@ -93,7 +95,7 @@ func outcomeOf(res *fstest.CallResult) outcome {
 // record turns an emulator result into a callRecord; dialled is when the
 // emulator was asked to place the call.
 func record(res *fstest.CallResult, kind callerKind, dialled time.Time, promise string) callRecord {
-	r := callRecord{uuid: res.UUID, kind: kind}
+	r := callRecord{uuid: res.UUID, kind: kind, bytesIn: res.BytesToApp, bytesOut: res.BytesFromApp}
 	if !res.ConnectedAt.IsZero() {
 		r.setup, r.connectedAt = res.ConnectedAt.Sub(dialled), res.ConnectedAt
 	}

@@ -55,11 +55,20 @@ type Phase struct {
 	Outcomes       map[string]int         `json:"outcomes"`
 	DecisionByKind map[string]Percentiles `json:"decision_ms_by_caller"`
 	PeakInFlight   int                    `json:"peak_calls_in_progress"`
-	CPU            CPUFigures             `json:"cpu"`
-	ErrorSamples   []string               `json:"error_samples,omitempty"`
+	// ESLBytesPerCall is what travels on a call's outbound socket, both
+	// ways (FreeSWITCH's events are most of it).
+	ESLBytesPerCall ESLBytes   `json:"esl_bytes_per_call"`
+	CPU             CPUFigures `json:"cpu"`
+	ErrorSamples    []string   `json:"error_samples,omitempty"`
 
 	uuids []string
 	peak  peaks
+}
+
+// ESLBytes is the mean traffic of one call's outbound socket.
+type ESLBytes struct {
+	ToStickyacd   int64 `json:"to_stickyacd"`
+	FromStickyacd int64 `json:"from_stickyacd"`
 }
 
 // summarize turns a phase's records into its figures. calls_per_s is the
@@ -74,7 +83,9 @@ func summarize(recs []callRecord, start, lastDial, end time.Time, rate float64, 
 	var decisions, setups []time.Duration
 	byKind := map[callerKind][]time.Duration{}
 	lastConnect := lastDial
+	var in, out int64
 	for _, r := range recs {
+		in, out = in+r.bytesIn, out+r.bytesOut
 		ph.Outcomes[string(r.outcome)]++
 		if r.uuid != "" {
 			ph.uuids = append(ph.uuids, r.uuid)
@@ -100,6 +111,9 @@ func summarize(recs []callRecord, start, lastDial, end time.Time, rate float64, 
 	}
 	if span := lastConnect.Sub(start).Seconds(); span > 0 {
 		ph.CallsPerS = round(float64(len(setups))/span, 1)
+	}
+	if len(recs) > 0 {
+		ph.ESLBytesPerCall = ESLBytes{ToStickyacd: in / int64(len(recs)), FromStickyacd: out / int64(len(recs))}
 	}
 	ph.DecisionMS = percentiles(decisions)
 	sp := percentiles(setups)
@@ -181,6 +195,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("double bookings", func(p *Phase) string { return fmt.Sprint(p.DoubleBookings) })
 	row("tasks created", func(p *Phase) string { return fmt.Sprint(p.TasksCreated) })
 	row("peak calls in progress", func(p *Phase) string { return fmt.Sprint(p.PeakInFlight) })
+	row("ESL bytes per call (in/out)", func(p *Phase) string {
+		return fmt.Sprintf("%d / %d", p.ESLBytesPerCall.ToStickyacd, p.ESLBytesPerCall.FromStickyacd)
+	})
 	row("CPU (2 cores = 200%)", func(p *Phase) string { return p.CPU.String() })
 	line("")
 	line("peak RSS\t%.0f MB", r.RSSMB)
