@@ -44,10 +44,6 @@ func (k *call) promise(ctx context.Context) {
 		return
 	}
 	k.decide()
-	if err := k.play(ctx, k.r.cfg.Prompts.CallbackPromise); err != nil {
-		k.dialogueEnded(err)
-		return
-	}
 	if err := k.menu(ctx); err != nil {
 		k.dialogueEnded(err)
 		return
@@ -71,11 +67,15 @@ func (k *call) dialogueEnded(err error) {
 	k.log.Error("callback dialogue failed", "step", StepCallback, "err", err)
 }
 
-// menu asks for the business type: a configured digit chooses, silence
-// takes the default, anything else is asked again up to MenuTries.
+// menu plays the promise and asks for the business type: a configured
+// digit chooses, silence takes the default, anything else is asked again up
+// to MenuTries. The promise opens the first try, so a caller who keys the
+// type while it plays is heard.
 func (k *call) menu(ctx context.Context) error {
+	preamble := k.r.cfg.Prompts.CallbackPromise
 	for try := 1; try <= k.r.cfg.MenuTries; try++ {
 		digits, err := k.collect(ctx, Collect{
+			Preamble:     preamble,
 			Prompt:       k.r.cfg.Prompts.BusinessMenu,
 			Min:          1,
 			Max:          1,
@@ -91,6 +91,7 @@ func (k *call) menu(ctx context.Context) error {
 			k.log.Info("business type defaulted", "step", StepCallback, "business_type", k.chosen.Code, "try", try)
 			return nil
 		case errors.Is(err, ErrInvalidInput):
+			preamble = ""
 		case err != nil:
 			k.result(StepCallback, k.chosen.Code)
 			return err

@@ -53,7 +53,8 @@ func TestCallbackMenu(t *testing.T) {
 			chainAway(h)
 			p := h.cfg.Prompts
 			tr, cc := h.handle(t, "call-1", phoneK1, rt.Script{Inputs: tc.inputs})
-			want := []string{"answer", "playback " + p.CallbackPromise}
+			// The promise opens the first menu try; re-asks are the menu alone.
+			want := []string{"answer", "preamble " + p.CallbackPromise}
 			for range tc.wantMenus {
 				want = append(want, "collect "+p.BusinessMenu)
 			}
@@ -137,7 +138,7 @@ func TestHangup(t *testing.T) {
 		},
 		{
 			name: "during the invalid prompt", caller: phoneNew, abandonedOn: true,
-			script:      rt.Script{Inputs: keys(idBadSum), HangupAt: rt.Point{Method: "Playback", N: 1}},
+			script:      rt.Script{Inputs: keys(idBadSum), HangupAt: rt.Point{Method: "Preamble", N: 1}},
 			wantOutcome: routing.OutcomeAbandoned,
 			wantTask: &routing.NewTask{CallUUID: "call-1", Caller: phoneNew, BusinessType: "loan", Priority: 10,
 				DueAt: rt.Epoch.Add(30 * time.Minute), Abandoned: true},
@@ -167,7 +168,7 @@ func TestHangup(t *testing.T) {
 		},
 		{
 			name: "during the promise", caller: phoneK1, chainAway: true,
-			script:      rt.Script{HangupAt: rt.Point{Method: "Playback", N: 1}},
+			script:      rt.Script{HangupAt: rt.Point{Method: "Preamble", N: 1}},
 			wantOutcome: routing.OutcomeCallback,
 			wantTask: &routing.NewTask{CallUUID: "call-1", Caller: phoneK1, CustomerID: "K1", BusinessType: "loan",
 				Priority: 10, DueAt: rt.Epoch.Add(30 * time.Minute)},
@@ -181,7 +182,7 @@ func TestHangup(t *testing.T) {
 		},
 		{
 			name: "during goodbye after choosing", caller: phoneK1, chainAway: true,
-			script:      rt.Script{Inputs: keys("2"), HangupAt: rt.Point{Method: "Playback", N: 2}},
+			script:      rt.Script{Inputs: keys("2"), HangupAt: rt.Point{Method: "Playback", N: 1}},
 			wantOutcome: routing.OutcomeCallback,
 			wantTask: &routing.NewTask{CallUUID: "call-1", Caller: phoneK1, CustomerID: "K1", BusinessType: "card",
 				Priority: 5, DueAt: rt.Epoch.Add(time.Hour)},

@@ -46,6 +46,10 @@ type Presence interface {
 
 // Collect describes one digit collection (play_and_get_digits).
 type Collect struct {
+	// Preamble is played before Prompt as part of the same collection, so
+	// keys the caller presses during it are kept (a separate playback would
+	// swallow them).
+	Preamble     string
 	Prompt       string        // sound played before collecting
 	Invalid      string        // sound played when the input does not match Pattern
 	Min, Max     int           // digit count

@@ -24,7 +24,7 @@ func TestIDEntry(t *testing.T) {
 	t.Parallel()
 	const (
 		enter   = "collect " + "E"
-		invalid = "playback " + "I"
+		invalid = "preamble " + "I"
 	)
 	tests := []struct {
 		name       string
@@ -121,7 +121,7 @@ func TestIDEntry(t *testing.T) {
 				case enter:
 					e = "collect " + p.EnterID
 				case invalid:
-					e = "playback " + p.InvalidID
+					e = "preamble " + p.InvalidID
 				}
 				want = append(want, e)
 			}

@@ -49,8 +49,10 @@ func (k *call) askID(ctx context.Context) end {
 		return k.legEnd(err)
 	}
 	tries := make([]string, 0, k.r.cfg.IDTries)
+	preamble := ""
 	for try := 1; try <= k.r.cfg.IDTries; try++ {
 		digits, err := k.collect(ctx, Collect{
+			Preamble:     preamble,
 			Prompt:       k.r.cfg.Prompts.EnterID,
 			Min:          1,
 			Max:          18,
@@ -81,11 +83,11 @@ func (k *call) askID(ctx context.Context) end {
 		if why != "" {
 			tries = append(tries, why)
 			k.log.Info("id number rejected", "step", StepIDEntry, "try", try, "result", why)
-			if why != "no_input" && try < k.r.cfg.IDTries {
-				if err := k.play(ctx, k.r.cfg.Prompts.InvalidID); err != nil {
-					k.note(StepIDEntry, "tries: "+strings.Join(tries, ","))
-					return k.legEnd(err)
-				}
+			// "Invalid, please re-enter" opens the next try rather than
+			// being played on its own, which would swallow early keys.
+			preamble = ""
+			if why != "no_input" {
+				preamble = k.r.cfg.Prompts.InvalidID
 			}
 			continue
 		}

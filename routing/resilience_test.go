@@ -116,7 +116,7 @@ func TestStoreFailures(t *testing.T) {
 			if tc.wantTask != (len(tasks) == 1) || (tc.wantTask && tasks[0].CustomerID != tc.wantCust) {
 				t.Errorf("tasks %+v, want task %v for %q", tasks, tc.wantTask, tc.wantCust)
 			}
-			if tc.wantOutcome == routing.OutcomeCallback && !slices.Contains(cc.Events(), "playback "+h.cfg.Prompts.CallbackPromise) {
+			if tc.wantOutcome == routing.OutcomeCallback && !slices.Contains(cc.Events(), "preamble "+h.cfg.Prompts.CallbackPromise) {
 				t.Errorf("the caller never heard the promise: %v", cc.Events())
 			}
 		})

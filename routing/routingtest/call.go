@@ -155,6 +155,18 @@ func (c *Call) Playback(_ context.Context, sound string) error {
 // Collect implements routing.CallControl, enforcing Pattern as
 // play_and_get_digits does.
 func (c *Call) Collect(_ context.Context, col routing.Collect) (string, error) {
+	// A preamble is part of the collection (keys pressed during it count);
+	// it is recorded as its own event so flows read as they sound.
+	if col.Preamble != "" {
+		if c.begin("Preamble", "preamble "+col.Preamble) {
+			return "", hangupErr("collect")
+		}
+		c.s.Clock.Advance(c.s.PromptTime)
+		if col.Preamble == c.s.HangupAfter {
+			c.callerHangsUp()
+			return "", hangupErr("collect")
+		}
+	}
 	if c.begin("Collect", "collect "+col.Prompt) {
 		return "", hangupErr("collect")
 	}

@@ -116,10 +116,16 @@ func (l *callerLeg) Collect(ctx context.Context, c routing.Collect) (string, err
 	if invalid == "" {
 		invalid = silence
 	}
+	prompt := c.Prompt
+	if c.Preamble != "" {
+		// One prompt for FreeSWITCH: keys pressed during the preamble are
+		// collected, where a playback of its own would discard them.
+		prompt = "file_string://" + c.Preamble + "!" + c.Prompt
+	}
 	digits, err := l.s.PlayAndGetDigits(ctx, esl.PlayAndGetDigits{
 		Min: c.Min, Max: c.Max, Tries: 1,
 		Timeout: c.Timeout, DigitTimeout: c.DigitTimeout,
-		Terminators: c.Terminators, Prompt: c.Prompt, Invalid: invalid,
+		Terminators: c.Terminators, Prompt: prompt, Invalid: invalid,
 		Var: "stickyacd_digits", Regexp: c.Pattern,
 	})
 	return digits, legErr(err)
