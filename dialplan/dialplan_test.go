@@ -66,18 +66,27 @@ func socketAt(t *testing.T, ext extension) int {
 }
 
 func TestInboundExtensionHasFallback(t *testing.T) {
-	inc := load(t, "public/00_stickyacd_inbound.xml")
-	if len(inc.Extensions) != 1 {
-		t.Fatalf("extensions: %d", len(inc.Extensions))
-	}
-	ext := inc.Extensions[0]
-	i := socketAt(t, ext)
-	rest := ext.Condition.Actions[i+1:]
-	if len(rest) == 0 {
-		t.Fatal("no fallback after socket")
-	}
-	if last := rest[len(rest)-1]; last.App != "hangup" {
-		t.Errorf("fallback does not end with hangup: %+v", last)
+	for _, f := range []string{"public/00_stickyacd_inbound.xml", "default/00_stickyacd_test_number.xml"} {
+		inc := load(t, f)
+		if len(inc.Extensions) != 1 {
+			t.Fatalf("%s: extensions: %d", f, len(inc.Extensions))
+		}
+		ext := inc.Extensions[0]
+		i := socketAt(t, ext)
+		liberal := false
+		for _, a := range ext.Condition.Actions[:i] {
+			liberal = liberal || a.Data == "rtp_liberal_dtmf=true"
+		}
+		if !liberal {
+			t.Errorf("%s: SIP INFO DTMF would be ignored (rtp_liberal_dtmf)", f)
+		}
+		rest := ext.Condition.Actions[i+1:]
+		if len(rest) == 0 {
+			t.Fatalf("%s: no fallback after socket", f)
+		}
+		if last := rest[len(rest)-1]; last.App != "hangup" {
+			t.Errorf("%s: fallback does not end with hangup: %+v", f, last)
+		}
 	}
 }
 
