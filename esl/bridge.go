@@ -174,6 +174,12 @@ func disposition(ev Event) string {
 	return ""
 }
 
+// bridgeEventHeaders are what bridgeEvent, otherLeg and eventTimeOr read
+// of a CHANNEL_BRIDGE.
+var bridgeEventHeaders = []string{
+	"Event-Sequence", "Event-Date-Timestamp", "Other-Leg-Unique-ID", "Bridge-B-Unique-ID", "variable_bridge_uuid",
+}
+
 // otherLeg is the UUID of the leg an event says the caller is bridged to.
 func otherLeg(ev Event) string {
 	if id := ev.Get("Other-Leg-Unique-ID"); id != "" {

@@ -253,3 +253,52 @@ type countingHandler struct{ n atomic.Int64 }
 func (h *countingHandler) Connected(context.Context)                         {}
 func (h *countingHandler) RegistrationChanged(context.Context, Registration) {}
 func (h *countingHandler) ChannelChanged(_ context.Context, _ ChannelEvent)  { h.n.Add(1) }
+
+func TestEventOnlyKeepsTheNamedHeaders(t *testing.T) {
+	t.Parallel()
+	ev := eventFromMap(map[string]string{
+		"Event-Name": "CHANNEL_BRIDGE", "Event-Sequence": "42", "Other-Leg-Unique-ID": "b-leg",
+		"variable_bridge_uuid": "b-leg", "variable_sip_from_user": "13900000001",
+	})
+	got := ev.only(bridgeEventHeaders...)
+	if got.Sequence() != 42 || otherLeg(got) != "b-leg" || got.Var("bridge_uuid") != "b-leg" {
+		t.Errorf("kept headers lost: %v", got.h)
+	}
+	if got.Name() != "" || got.Var("sip_from_user") != "" || len(got.h) != 3 {
+		t.Errorf("other headers kept: %v", got.h)
+	}
+}
+
+// A compacted event reads like the original.
+func TestEventCompact(t *testing.T) {
+	t.Parallel()
+	m := map[string]string{
+		"Event-Name": "CHANNEL_DATA", "Unique-ID": "u1", "Event-Sequence": "7", "Event-Date-Timestamp": "1700000000000000",
+		"variable_stickyacd_action": "next_callback", "variable_sip_from_user": "3001", "Caller-Caller-ID-Number": "+86 139",
+		"variable_empty": "",
+	}
+	ev := eventFromMap(m)
+	c := ev.compact()
+	if c.h != nil || c.c == nil {
+		t.Fatal("not compacted")
+	}
+	for k, want := range m {
+		if got := c.Get(k); got != want || got != ev.Get(k) {
+			t.Errorf("Get(%s) = %q, want %q", k, got, want)
+		}
+		if !c.Has(k) {
+			t.Errorf("Has(%s) = false", k)
+		}
+	}
+	if c.Var("stickyacd_action") != "next_callback" || c.Sequence() != 7 || !c.Time().Equal(ev.Time()) || c.Name() != "CHANNEL_DATA" {
+		t.Errorf("accessors differ: %q %d %v", c.Var("stickyacd_action"), c.Sequence(), c.Time())
+	}
+	for _, absent := range []string{"variable_nope", "Aaa", "Zzz", ""} {
+		if c.Has(absent) || c.Get(absent) != "" {
+			t.Errorf("%q found", absent)
+		}
+	}
+	if again := c.compact(); again.c != c.c {
+		t.Error("compacting twice copied again")
+	}
+}

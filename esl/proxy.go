@@ -194,7 +194,7 @@ func (pc *proxyConn) proxy(b *backend, log *slog.Logger) {
 		// eslgo → FreeSWITCH, in LF line endings. When eslgo is done,
 		// FreeSWITCH sees the close and, with socket_resume, goes on
 		// with the dialplan.
-		copyFrames(&lfWriter{w: pc.front}, back)
+		copyCommands(&lfWriter{w: pc.front}, back)
 		pc.closeFront()
 	}()
 	// FreeSWITCH → eslgo: the connect reply gets our header, then the
@@ -213,6 +213,18 @@ func (pc *proxyConn) proxy(b *backend, log *slog.Logger) {
 
 // copyBuffers are copyFrames' buffers: ESL frames are 45 bytes to ~20 KB.
 var copyBuffers = sync.Pool{New: func() any { return new([16 << 10]byte) }}
+
+// commandBuffers are copyCommands' buffers: a call holds one for its whole
+// life, and what stickyacd sends (a sendmsg with a dial string at most) is
+// a few hundred bytes.
+var commandBuffers = sync.Pool{New: func() any { return new([2 << 10]byte) }}
+
+// copyCommands is copyFrames for the commands stickyacd sends.
+func copyCommands(dst io.Writer, src io.Reader) {
+	buf := commandBuffers.Get().(*[2 << 10]byte)
+	defer commandBuffers.Put(buf)
+	_, _ = io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf[:])
+}
 
 // copyFrames copies until src or dst fails, with read and write: for
 // frames this small, splice(2) (what io.Copy would use between TCP and

@@ -102,7 +102,7 @@ func newSession(c conn, data Event, remote string, cfg sessionConfig) *Session {
 	life, stop := context.WithCancel(context.Background())
 	return &Session{
 		c:        c,
-		data:     data,
+		data:     data.compact(),
 		uuid:     id,
 		remote:   remote,
 		cfg:      cfg,
@@ -191,7 +191,9 @@ func (s *Session) deliver(ev Event) {
 	case "CHANNEL_HANGUP":
 		s.hangupLocked(ev.Get("Hangup-Cause"))
 	case "CHANNEL_BRIDGE":
-		s.bridges = append(s.bridges, ev)
+		// Kept for the call's life: only what bridgeEvent reads, not the
+		// channel's ~150 variables.
+		s.bridges = append(s.bridges, ev.only(bridgeEventHeaders...))
 	}
 	// Any event raised after the hang-up says so; the CHANNEL_HANGUP
 	// itself may be handled after it.
