@@ -182,7 +182,8 @@ then --hold calls are held bridged to measure the heap per call.
 
 Figures (the emulator's view, so stickyacd's ESL round trips count):
   decision_ms  from FreeSWITCH receiving stickyacd's "connect" to the start of
-               the first bridge, or of the playback of the step 03 promise,
+               the first bridge, or of the step 03 promise (the digit
+               collection of the business-type menu, which opens with it),
                minus time spent in play_and_get_digits and playback before it
                (the caller keying, prompts playing). It includes the session
                set-up commands, the look-ups in PostgreSQL and Redis, and the

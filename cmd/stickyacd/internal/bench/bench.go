@@ -88,6 +88,9 @@ type Options struct {
 	Progress io.Writer
 	// Logger receives the bench's own progress messages.
 	Logger *slog.Logger
+
+	// holdSettle and holdQuiet shorten the heap measurement's waits (tests).
+	holdSettle, holdQuiet time.Duration
 }
 
 // Defaults are the flags' defaults: the standard size of `make bench`

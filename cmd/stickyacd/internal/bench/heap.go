@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,13 +20,16 @@ import (
 	"github.com/stickyacd/stickyacd/store/presence"
 )
 
-// HeapFigures is the heap held per connected call: live heap after a
+// HeapFigures is the heap each connected call holds: live heap after a
 // garbage collection with Held calls bridged and talking, minus the same
-// without them, per call. In-process the difference holds the emulator's
-// share of each call too; it is measured separately, with the emulator
-// bridging the same number of calls for an application that does nothing,
-// and taken off. With --addr the figure is stickyacd's heap in use from its
-// /metrics, without a collection, so it includes garbage (Approx).
+// with half of them, per added call. Taking the difference between two
+// loads, not between a load and none, leaves out what grows once (pools of
+// connections to Redis and PostgreSQL, buffers reused across calls).
+// In-process the difference holds the emulator's share of each call too; it
+// is measured the same way with the emulator bridging calls for an
+// application that does nothing, and taken off. With --addr the figure is
+// stickyacd's heap in use from its /metrics, without a collection, so it
+// includes garbage (Approx).
 type HeapFigures struct {
 	Held         int     `json:"calls_held"`
 	StickyacdKiB float64 `json:"stickyacd_kib"`
@@ -37,12 +41,22 @@ type HeapFigures struct {
 	Approx   bool    `json:"approximate,omitempty"`
 }
 
-// holdSettle lets held calls' agents answer once their sessions are up.
-const holdSettle = 500 * time.Millisecond
+// defaultHoldSettle lets held calls settle once their sessions are up: the
+// agents answer and what the set-up left behind (events in flight, one
+// goroutine per event in eslgo) is gone, which takes well over a second at
+// a thousand calls; defaultHoldQuiet lets the connections of earlier calls
+// go. Options.holdSettle and holdQuiet override them (tests).
+const (
+	defaultHoldSettle = 2500 * time.Millisecond
+	defaultHoldQuiet  = 3 * time.Second
+)
 
 // heapPerCall holds calls connected and measures the heap they take.
 func (b *bencher) heapPerCall(ctx context.Context) (*HeapFigures, error) {
-	n := min(b.o.Hold, b.o.Agents)
+	n := min(b.o.Hold, b.o.Agents) / 2 * 2
+	if n < 2 {
+		return nil, errors.New("hold: at least two calls, on as many agents")
+	}
 	// The held calls' customers 0…n-1 belong to agents 0…n-1, one each;
 	// they answer and talk until the caller hangs up.
 	for i := 0; i < n; i++ {
@@ -54,26 +68,35 @@ func (b *bencher) heapPerCall(ctx context.Context) (*HeapFigures, error) {
 	if err := b.waitSessions(ctx, func(s int) bool { return s == 0 }); err != nil {
 		return nil, err
 	}
-	before := liveHeap()
-	remote0 := b.remoteHeap()
-	held := b.hold(ctx, b.fs, b.base.FreeSWITCH.Password, n, func(i int) fstest.CallSpec {
-		return fstest.CallSpec{Caller: customerPhone(i)}
-	})
-	defer held.end()
-	if err := b.waitSessions(ctx, func(s int) bool { return s >= n }); err != nil {
-		return nil, err
+	// eslgo lets a finished session's connection go only after its "exit"
+	// is answered or times out.
+	time.Sleep(cmp.Or(b.o.holdQuiet, defaultHoldQuiet))
+	spec := func(i int) fstest.CallSpec { return fstest.CallSpec{Caller: customerPhone(i)} }
+	var readings [2]heapReading
+	var remote [2]float64
+	for half := range 2 {
+		held := b.hold(ctx, b.fs, b.base.FreeSWITCH.Password, half*n/2, n/2, spec)
+		defer held.end()
+		if err := b.waitSessions(ctx, func(s int) bool { return s >= (half+1)*n/2 }); err != nil {
+			return nil, err
+		}
+		time.Sleep(cmp.Or(b.o.holdSettle, defaultHoldSettle))
+		if b.remote() {
+			remote[half] = b.remoteHeap()
+		} else {
+			readings[half] = liveHeap()
+			b.log.Debug("bench: heap with held calls", "calls", (half+1)*n/2, "heap", readings[half].heap, "stack", readings[half].stack)
+		}
 	}
-	time.Sleep(holdSettle)
 	h := &HeapFigures{Held: n}
+	per := func(from, to int64) float64 { return round(float64(to-from)/float64(n/2)/1024, 1) }
 	if b.remote() {
-		h.StickyacdKiB = round((b.remoteHeap()-remote0)/float64(n)/1024, 1)
+		h.StickyacdKiB = per(int64(remote[0]), int64(remote[1]))
 		h.Approx = true
 		return h, nil
 	}
-	during := liveHeap()
-	held.end()
-	h.TotalKiB = round(float64(during.heap-before.heap)/float64(n)/1024, 1)
-	h.StackKiB = round(float64(during.stack-before.stack)/float64(n)/1024, 1)
+	h.TotalKiB = per(readings[0].heap, readings[1].heap)
+	h.StackKiB = per(readings[0].stack, readings[1].stack)
 	emu, err := b.emulatorHeapPerCall(ctx, n)
 	if err != nil {
 		return nil, err
@@ -92,11 +115,14 @@ func (b *bencher) remoteHeap() float64 {
 
 type heapReading struct{ heap, stack int64 }
 
-// liveHeap collects twice (finalizers free more on the second) and reads
-// the live heap and the goroutine stacks.
+// liveHeap collects until finalizers have had their turn (a connection is
+// freed by the collection after its finalizer ran) and reads the live heap
+// and the goroutine stacks.
 func liveHeap() heapReading {
-	runtime.GC()
-	runtime.GC()
+	for range 3 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return heapReading{heap: int64(m.HeapAlloc), stack: int64(m.StackInuse)}
@@ -127,11 +153,11 @@ func (h *holding) end() {
 	})
 }
 
-// hold places n calls on fs at once.
-func (b *bencher) hold(ctx context.Context, fs *fstest.FS, password string, n int, spec func(i int) fstest.CallSpec) *holding {
+// hold places calls from..from+n-1 on fs at once.
+func (b *bencher) hold(ctx context.Context, fs *fstest.FS, password string, from, n int, spec func(i int) fstest.CallSpec) *holding {
 	h := &holding{fs: fs, password: password, log: b.log}
 	pprof.Do(ctx, pprof.Labels(sideLabel, sideEmulator), func(ctx context.Context) {
-		for i := 0; i < n; i++ {
+		for i := from; i < from+n; i++ {
 			c, err := fs.Call(ctx, spec(i))
 			if err != nil {
 				b.log.Warn("bench: held call not placed", "err", err)
@@ -176,7 +202,7 @@ func (b *bencher) waitSessions(ctx context.Context, ok func(int) bool) error {
 }
 
 // emulatorHeapPerCall is the emulator's own heap per bridged call: the
-// same calls against an application that only says "connect" and
+// same two loads against an application that only says "connect" and
 // "bridge" and drains what it is sent.
 func (b *bencher) emulatorHeapPerCall(ctx context.Context, n int) (float64, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -194,21 +220,24 @@ func (b *bencher) emulatorHeapPerCall(ctx context.Context, n int) (float64, erro
 	for i := 0; i < n; i++ {
 		fs.SetEndpoint(nullTarget(i), fstest.Answers(b.o.RingFor))
 	}
-	before := liveHeap()
-	held := b.hold(ctx, fs, "", n, func(i int) fstest.CallSpec {
+	spec := func(i int) fstest.CallSpec {
 		return fstest.CallSpec{Caller: customerPhone(i), Vars: map[string]string{nullTargetVar: nullTarget(i)}}
-	})
-	defer held.end()
-	for range n {
-		select {
-		case <-app.bridged:
-		case <-time.After(sessionsTimeout):
-			return 0, errors.New("emulator heap: calls did not connect")
-		}
 	}
-	time.Sleep(holdSettle)
-	during := liveHeap()
-	return round(float64(during.heap-before.heap)/float64(n)/1024, 1), nil
+	var readings [2]heapReading
+	for half := range 2 {
+		held := b.hold(ctx, fs, "", half*n/2, n/2, spec)
+		defer held.end()
+		for range n / 2 {
+			select {
+			case <-app.bridged:
+			case <-time.After(sessionsTimeout):
+				return 0, errors.New("emulator heap: calls did not connect")
+			}
+		}
+		time.Sleep(cmp.Or(b.o.holdSettle, defaultHoldSettle))
+		readings[half] = liveHeap()
+	}
+	return round(float64(readings[1].heap-readings[0].heap)/float64(n/2)/1024, 1), nil
 }
 
 // nullTargetVar is the dialplan variable telling the null application

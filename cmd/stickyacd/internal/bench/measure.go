@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/stickyacd/stickyacd/esl/fstest"
@@ -53,7 +54,7 @@ var (
 
 // decisionTime is the emulator's view of the routing decision: from the
 // moment FreeSWITCH received stickyacd's "connect" (ConnectedAt) to the
-// start of the first bridge or of the playback of the step 03 promise,
+// start of the first bridge or of the step 03 promise (see isPromise),
 // minus the time the caller spent in prompts and digit collection
 // (play_and_get_digits, playback) before that point. It therefore includes
 // the session set-up commands, the look-ups in PostgreSQL and Redis, the
@@ -67,13 +68,27 @@ func decisionTime(res *fstest.CallResult, promise string) (time.Duration, outcom
 		switch {
 		case a.Name == "bridge":
 			return a.Start.Sub(res.ConnectedAt) - media, outcomeOf(res), nil
-		case a.Name == "playback" && a.Arg == promise:
+		case isPromise(a, promise):
 			return a.Start.Sub(res.ConnectedAt) - media, outcomeCallback, nil
 		case mediaApps[a.Name]:
 			media += a.End.Sub(a.Start)
 		}
 	}
 	return 0, outcomeFailed, errNoDecision
+}
+
+// isPromise reports whether an application plays the step 03 promise: a
+// playback of it, or the business-type menu's digit collection that opens
+// with it (file_string://promise!menu), so keys pressed during the promise
+// count.
+func isPromise(a fstest.AppExec, promise string) bool {
+	switch a.Name {
+	case "playback":
+		return a.Arg == promise
+	case "play_and_get_digits":
+		return strings.Contains(a.Arg, "file_string://"+promise+"!")
+	}
+	return false
 }
 
 // outcomeOf tells a bridged call from one that went on to the promise

@@ -46,6 +46,13 @@ func TestDecisionTime(t *testing.T) {
 			want: 900 * time.Microsecond, outcome: outcomeCallback,
 		},
 		{
+			name: "the promise opens the business-type menu",
+			res: fstest.CallResult{ConnectedAt: at(0),
+				Apps: []fstest.AppExec{app("answer", "", 0.5, 0.6),
+					app("play_and_get_digits", "1 1 3 5000 # file_string://"+promise+"!ivr/menu.wav silence_stream://250 stickyacd_digits ^[12]$ 5000", 0.8, 900)}},
+			want: 800 * time.Microsecond, outcome: outcomeCallback,
+		},
+		{
 			name: "bridges fail, then the promise: the first bridge decides",
 			res: fstest.CallResult{ConnectedAt: at(0),
 				Apps:    []fstest.AppExec{app("bridge", "user/2001", 0.5, 10), app("answer", "", 11, 12), app("playback", promise, 12, 100)},
