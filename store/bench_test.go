@@ -51,6 +51,34 @@ func scaleRepo(b *testing.B, agents int) *store.Repo {
 // decision: the customer by caller ID, then the chain of their first agent.
 // p50-ms and p99-ms are per decision; compare them across agent counts.
 func BenchmarkDecision(b *testing.B) {
+	benchLatency(b, func(ctx context.Context, r *store.Repo, phone string) error {
+		c, err := r.CustomerByPhone(ctx, phone)
+		if err != nil {
+			return err
+		}
+		chain, err := r.Chain(ctx, c.FirstAgentID)
+		if err != nil {
+			return err
+		}
+		if chain.First.ID != c.FirstAgentID {
+			return fmt.Errorf("chain of %s starts with %s", c.FirstAgentID, chain.First.ID)
+		}
+		return nil
+	})
+}
+
+// BenchmarkCustomerByPhone is step 01's look-up alone: one prepared
+// statement, one round trip.
+func BenchmarkCustomerByPhone(b *testing.B) {
+	benchLatency(b, func(ctx context.Context, r *store.Repo, phone string) error {
+		_, err := r.CustomerByPhone(ctx, phone)
+		return err
+	})
+}
+
+// benchLatency runs op with known callers' phones at 50 and 50 000 agents
+// (twice as many customers) and reports its p50 and p99.
+func benchLatency(b *testing.B, op func(ctx context.Context, r *store.Repo, phone string) error) {
 	for _, agents := range []int{50, 50_000} {
 		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) {
 			r := scaleRepo(b, agents)
@@ -63,18 +91,10 @@ func BenchmarkDecision(b *testing.B) {
 				phone := strconv.Itoa(13000000000 + (i*7919)%customers)
 				i++
 				start := time.Now()
-				c, err := r.CustomerByPhone(ctx, phone)
-				if err != nil {
-					b.Fatal(err)
-				}
-				chain, err := r.Chain(ctx, c.FirstAgentID)
-				if err != nil {
+				if err := op(ctx, r, phone); err != nil {
 					b.Fatal(err)
 				}
 				took = append(took, time.Since(start))
-				if chain.First.ID != c.FirstAgentID {
-					b.Fatalf("chain of %s starts with %s", c.FirstAgentID, chain.First.ID)
-				}
 			}
 			slices.Sort(took)
 			b.ReportMetric(float64(took[len(took)/2])/float64(time.Millisecond), "p50-ms")
