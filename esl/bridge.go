@@ -147,8 +147,13 @@ func (s *Session) Bridge(ctx context.Context, b BridgeOptions) (BridgeResult, er
 		res.HangupCause = ev.Var("bridge_hangup_cause")
 	} else {
 		res.HangupCause = ev.Var("originate_failed_cause")
-		if afterHangup(ev) {
+		switch {
+		case afterHangup(ev):
 			res.Outcome = BridgeCallerGone
+		case res.Outcome == BridgeCallerGone:
+			// ORIGINATOR_CANCEL with the caller still here: the phone
+			// answered the INVITE with 487, i.e. it declined the call.
+			res.Outcome = BridgeRejected
 		}
 	}
 	if res.OtherUUID != "" {

@@ -110,6 +110,7 @@ func TestBridgeOutcomes(t *testing.T) {
 		{"not registered", bridgeScript{completion: []string{"variable_originate_disposition", "USER_NOT_REGISTERED"}}, BridgeUnreachable, nil, 0, ""},
 		{"dialstatus only", bridgeScript{completion: []string{"variable_DIALSTATUS", "BUSY"}}, BridgeBusy, nil, 0, ""},
 		{"caller cancels while ringing", bridgeScript{hangup: true, completion: []string{"variable_originate_disposition", "ORIGINATOR_CANCEL", "Answer-State", "hangup"}}, BridgeCallerGone, ErrHangup, 0, ""},
+		{"the phone answers 487, the caller stays", bridgeScript{completion: []string{"variable_originate_disposition", "ORIGINATOR_CANCEL"}}, BridgeRejected, nil, 0, ""},
 		{"caller hangs up, stale disposition", bridgeScript{hangup: true, completion: []string{"variable_originate_disposition", "NO_ANSWER", "Answer-State", "hangup"}}, BridgeCallerGone, ErrHangup, 0, ""},
 		{"caller hangs up during the conversation", bridgeScript{bridgeEvent: true, hangup: true, completion: []string{"variable_originate_disposition", "SUCCESS", "Answer-State", "hangup", "variable_bridge_hangup_cause", "NORMAL_CLEARING"}}, BridgeAnswered, nil, 1, "NORMAL_CLEARING"},
 		{"caller hangs up, no completion, answered", bridgeScript{bridgeEvent: true, hangup: true}, BridgeAnswered, nil, 1, ""},

@@ -120,11 +120,19 @@ func (s *Session) PlayAndGetDigits(ctx context.Context, p PlayAndGetDigits) (str
 // FreeSWITCH clears <var> at each try and sets it only on a match; it sets
 // <var>_invalid to input that did not match.
 func digitsResult(ev Event, v string) (string, error) {
+	// FreeSWITCH stores whatever was keyed even when the caller hung up
+	// half-way: that is no answer.
+	if afterHangup(ev) {
+		return "", fmt.Errorf("play_and_get_digits: %w", ErrHangup)
+	}
 	if d := ev.Var(v); d != "" {
 		return d, nil
 	}
-	if afterHangup(ev) {
-		return "", fmt.Errorf("play_and_get_digits: %w", ErrHangup)
+	// read_result is cleared when the collection starts and set when it
+	// ends, except when the prompt could not be played (a missing sound
+	// file): then nothing was asked, let alone collected.
+	if !ev.Has("variable_read_result") || ev.Var("read_result") == "" {
+		return "", fmt.Errorf("play_and_get_digits: prompt not played: %w", ErrFailed)
 	}
 	if ev.Var(v+"_invalid") != "" {
 		return "", fmt.Errorf("play_and_get_digits: %w", ErrInvalidInput)

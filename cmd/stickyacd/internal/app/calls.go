@@ -122,12 +122,20 @@ func (l *callerLeg) Collect(ctx context.Context, c routing.Collect) (string, err
 		// collected, where a playback of its own would discard them.
 		prompt = "file_string://" + c.Preamble + "!" + c.Prompt
 	}
-	digits, err := l.s.PlayAndGetDigits(ctx, esl.PlayAndGetDigits{
+	p := esl.PlayAndGetDigits{
 		Min: c.Min, Max: c.Max, Tries: 1,
 		Timeout: c.Timeout, DigitTimeout: c.DigitTimeout,
 		Terminators: c.Terminators, Prompt: prompt, Invalid: invalid,
 		Var: "stickyacd_digits", Regexp: c.Pattern,
-	})
+	}
+	digits, err := l.s.PlayAndGetDigits(ctx, p)
+	if errors.Is(err, esl.ErrFailed) {
+		// A prompt FreeSWITCH cannot play ends the collection before any
+		// key is taken; ask in silence rather than lose the caller's input.
+		l.s.Logger().Error("prompt could not be played; collecting without it (check the prompts.* sound paths)", "prompt", prompt)
+		p.Prompt = silence
+		digits, err = l.s.PlayAndGetDigits(ctx, p)
+	}
 	return digits, legErr(err)
 }
 
