@@ -265,9 +265,13 @@ func (c *Client) send(ctx context.Context, ic *inboundConn, cmd command, what st
 			ic.drop()
 			return "", fmt.Errorf("%s: no reply in time: %w", what, ErrPoisoned)
 		}
-		// Anything else means FreeSWITCH went away; eslgo closes the
-		// connection and reports it itself. Closing it here too could
-		// race with eslgo's own handling of EOF, which may then panic.
+		// Anything else means the connection is broken. eslgo reports a
+		// clean EOF itself, but stops reading silently after any other
+		// read error (a reset), so the client would stay on a dead
+		// connection. Closing it at once could race with eslgo's own
+		// handling of EOF, which may then panic; a second later that is
+		// over, and closing an already closed connection is a no-op.
+		time.AfterFunc(time.Second, ic.drop)
 		return "", fmt.Errorf("%s: %w: %w", what, ErrClosed, err)
 	}
 	return replyText(raw), nil
@@ -327,7 +331,10 @@ func (c *Client) bgapi(ctx context.Context, cmd, job string) error {
 	return nil
 }
 
-// Chat sends a message with FreeSWITCH's chat api.
+// Chat sends a message with FreeSWITCH's chat api (a SIP MESSAGE for
+// "sip"). It runs as a background job: chat waits for the phone's answer to
+// the MESSAGE (up to 20 s), and an api command would hold the event socket,
+// and every event on it, that long.
 func (c *Client) Chat(ctx context.Context, m ChatMessage) error {
 	if m.Proto == "" {
 		m.Proto = "sip"
@@ -339,7 +346,7 @@ func (c *Client) Chat(ctx context.Context, m ChatMessage) error {
 	if err != nil {
 		return fmt.Errorf("chat: %w", err)
 	}
-	out, err := c.API(ctx, "chat "+arg)
+	out, err := c.job(ctx, "chat "+arg)
 	if err != nil {
 		return fmt.Errorf("chat to %s: %w", m.To, err)
 	}
@@ -347,6 +354,30 @@ func (c *Client) Chat(ctx context.Context, m ChatMessage) error {
 		return fmt.Errorf("chat to %s: %q: %w", m.To, strings.TrimSpace(out), ErrFailed)
 	}
 	return nil
+}
+
+// job runs cmd as a background job and returns its output (the body of its
+// BACKGROUND_JOB), waiting until ctx ends.
+func (c *Client) job(ctx context.Context, cmd string) (string, error) {
+	job := uuid.NewString()
+	result := make(chan Event, 1)
+	c.mu.Lock()
+	c.jobs[job] = result
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.jobs, job)
+		c.mu.Unlock()
+	}()
+	if err := c.bgapi(ctx, cmd, job); err != nil {
+		return "", err
+	}
+	select {
+	case ev := <-result:
+		return ev.Body(), nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("%s: %w", apiName(cmd), ctx.Err())
+	}
 }
 
 // Originate places a call and returns its UUID once it is answered, or an
@@ -394,32 +425,18 @@ func (c *Client) Originate(ctx context.Context, o Originate) (string, error) {
 		return "", fmt.Errorf("originate: no application or extension: %w", ErrInvalidArgument)
 	}
 
-	job := uuid.NewString()
-	result := make(chan Event, 1)
-	c.mu.Lock()
-	c.jobs[job] = result
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.jobs, job)
-		c.mu.Unlock()
-	}()
-	if err := c.bgapi(ctx, cmd, job); err != nil {
+	out, err := c.job(ctx, cmd)
+	if err != nil {
 		return "", fmt.Errorf("originate to %s: %w", o.Target, err)
 	}
-	select {
-	case ev := <-result:
-		out := strings.TrimSpace(ev.Body())
-		if !strings.HasPrefix(out, "+OK") {
-			return "", fmt.Errorf("originate to %s: %s: %w", o.Target, out, ErrFailed)
-		}
-		if got := strings.TrimSpace(strings.TrimPrefix(out, "+OK")); got != "" {
-			return got, nil
-		}
-		return id, nil
-	case <-ctx.Done():
-		return "", fmt.Errorf("originate to %s: %w", o.Target, ctx.Err())
+	out = strings.TrimSpace(out)
+	if !strings.HasPrefix(out, "+OK") {
+		return "", fmt.Errorf("originate to %s: %s: %w", o.Target, out, ErrFailed)
 	}
+	if got := strings.TrimSpace(strings.TrimPrefix(out, "+OK")); got != "" {
+		return got, nil
+	}
+	return id, nil
 }
 
 // Registrations lists the registrations FreeSWITCH holds.
@@ -428,7 +445,7 @@ func (c *Client) Registrations(ctx context.Context) ([]Registration, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseRegistrations(out)
+	return parseRegistrations(out, time.Now())
 }
 
 // Channels lists FreeSWITCH's channels.

@@ -39,11 +39,12 @@ type ChannelInfo struct {
 }
 
 // channelEventNames are the channel events the client subscribes to: a
-// channel that is up (answered, bridged) and one that is gone. Not
-// CHANNEL_CREATE: a channel being set up is in no call yet, and every event
-// carries all of the channel's ~150 variables, each costing FreeSWITCH and
-// us the same whether a handler uses it or not.
-var channelEventNames = []string{"CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP_COMPLETE"}
+// channel that is up (answered) and one that is gone. Not CHANNEL_CREATE (a
+// channel being set up is in no call yet) nor CHANNEL_BRIDGE (only the
+// caller's leg raises it, after CHANNEL_ANSWER told us the same): every
+// event carries all of the channel's ~150 variables, and FreeSWITCH's CPU
+// is the scarce one.
+var channelEventNames = []string{"CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE"}
 
 // inboundSubscription is the client's one `event` command. CUSTOM must
 // come last: the words after it are subclasses.
@@ -122,17 +123,23 @@ type registrationRow struct {
 	RegUser   string `json:"reg_user"`
 	Realm     string `json:"realm"`
 	URL       string `json:"url"`
+	Expires   string `json:"expires"` // seconds since the epoch
 	NetworkIP string `json:"network_ip"`
 }
 
-// parseRegistrations reads `show registrations as json`.
-func parseRegistrations(body string) ([]Registration, error) {
+// parseRegistrations reads `show registrations as json` as of now. The
+// core's table keeps an expired row for up to 15 s after sofia has fired
+// sofia::expire, so a row whose expiry has passed is not a registration.
+func parseRegistrations(body string, now time.Time) ([]Registration, error) {
 	var rows showRows[registrationRow]
 	if err := json.Unmarshal([]byte(strings.TrimSpace(body)), &rows); err != nil {
 		return nil, fmt.Errorf("read registrations: %w", err)
 	}
 	out := make([]Registration, 0, len(rows.Rows))
 	for _, r := range rows.Rows {
+		if exp, err := strconv.ParseInt(r.Expires, 10, 64); err == nil && exp > 0 && exp <= now.Unix() {
+			continue
+		}
 		out = append(out, Registration{
 			User: r.RegUser, Realm: r.Realm, Contact: r.URL, NetworkIP: r.NetworkIP,
 			Registered: true, Kind: "register",

@@ -187,7 +187,7 @@ func TestClientAPIAndChat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(fs.InboundCommands(), func(s string) bool { return strings.HasPrefix(s, "api chat sip|stickyacd@pbx.local|2001@pbx.local|") }) {
+	if !slices.ContainsFunc(fs.InboundCommands(), func(s string) bool { return strings.HasPrefix(s, "bgapi chat sip|stickyacd@pbx.local|2001@pbx.local|") }) {
 		t.Errorf("inbound commands %q", fs.InboundCommands())
 	}
 	if _, err := c.API(t.Context(), "nosuchcommand foo"); !errors.Is(err, esl.ErrFailed) {

@@ -73,7 +73,7 @@ func TestCallbackReminderReachesTheAgent(t *testing.T) {
 	next("reminder")
 	e.eventually("a SIP MESSAGE to A1's phone", func() bool {
 		for _, c := range e.fs.InboundCommands() {
-			if strings.HasPrefix(c, "api chat sip|") && strings.Contains(c, "|3001@10.0.0.1|") {
+			if strings.HasPrefix(c, "bgapi chat sip|") && strings.Contains(c, "|3001@10.0.0.1|") {
 				return true
 			}
 		}

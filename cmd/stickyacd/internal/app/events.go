@@ -78,7 +78,7 @@ func (e *fsEvents) ChannelChanged(ctx context.Context, c esl.ChannelEvent) {
 	}
 	var active bool
 	switch c.Name {
-	case "CHANNEL_ANSWER", "CHANNEL_BRIDGE":
+	case "CHANNEL_ANSWER":
 		active = true
 	case "CHANNEL_HANGUP_COMPLETE":
 		active = false
