@@ -20,13 +20,13 @@ var sipFailure = map[string]struct{ code, phrase string }{
 	"UNALLOCATED_NUMBER":       {"404", "Not Found"},
 	"NO_ROUTE_DESTINATION":     {"404", "Not Found"},
 	"SUBSCRIBER_ABSENT":        {"480", "Temporarily Unavailable"},
-	"NO_USER_RESPONSE":         {"408", "Request Timeout"},
+	"NO_USER_RESPONSE":         {"480", "Temporarily Unavailable"}, // sofia_glue_sip_cause_to_freeswitch: 480
 	"INCOMPATIBLE_DESTINATION": {"488", "Not Acceptable Here"},
 	"SERVICE_UNAVAILABLE":      {"503", "Service Unavailable"},
 	"DESTINATION_OUT_OF_ORDER": {"502", "Bad Gateway"},
 	"INVALID_NUMBER_FORMAT":    {"484", "Address Incomplete"},
 	"NORMAL_UNSPECIFIED":       {"480", "Temporarily Unavailable"},
-	"RECOVERY_ON_TIMER_EXPIRE": {"504", "Server Time-out"},
+	"RECOVERY_ON_TIMER_EXPIRE": {"408", "Request Timeout"}, // …: 408 (Timer B)
 }
 
 // dialStatus is the DIALSTATUS switch_ivr_originate sets for a failure.
