@@ -89,8 +89,9 @@ type Options struct {
 	// Logger receives the bench's own progress messages.
 	Logger *slog.Logger
 
-	// holdSettle and holdQuiet shorten the heap measurement's waits (tests).
-	holdSettle, holdQuiet time.Duration
+	// holdSettle, holdQuiet and heapWait shorten the heap measurement's
+	// waits (tests).
+	holdSettle, holdQuiet, heapWait time.Duration
 }
 
 // Defaults are the flags' defaults: the standard size of `make bench`
@@ -549,11 +550,34 @@ func (b *bencher) call(ctx context.Context, kind callerKind, spec fstest.CallSpe
 	return record(res, kind, dialled, b.promise)
 }
 
-// countTasks counts the callback tasks the phase's calls created.
+// taskSettle bounds the wait for the tasks of a phase: a task PostgreSQL
+// could not take in time is spooled and replayed a little later.
+const (
+	taskSettle     = time.Minute
+	taskSettleIdle = 5 * time.Second
+)
+
+// countTasks counts the callback tasks the phase's calls created, waiting
+// until every promise has its task or the count stops growing.
 func (b *bencher) countTasks(ctx context.Context, ph *Phase) error {
-	if err := b.db.SQL().GetContext(ctx, &ph.TasksCreated,
-		`SELECT count(*) FROM callback_tasks WHERE call_uuid = ANY($1)`, pq.Array(ph.uuids)); err != nil {
-		return fmt.Errorf("count tasks: %w", err)
+	deadline := time.Now().Add(taskSettle)
+	last, lastChange := -1, time.Now()
+	for {
+		if err := b.db.SQL().GetContext(ctx, &ph.TasksCreated,
+			`SELECT count(*) FROM callback_tasks WHERE call_uuid = ANY($1)`, pq.Array(ph.uuids)); err != nil {
+			return fmt.Errorf("count tasks: %w", err)
+		}
+		if ph.TasksCreated != last {
+			last, lastChange = ph.TasksCreated, time.Now()
+		}
+		if ph.TasksCreated >= ph.Promises || time.Since(lastChange) > taskSettleIdle || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	ph.uuids = nil
 	return nil

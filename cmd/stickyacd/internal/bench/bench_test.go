@@ -45,7 +45,7 @@ func testOptions(t *testing.T) Options {
 	o.Sizes = Sizes{Agents: 40, TeamSize: 5, Customers: 400}
 	o.Calls, o.Rate, o.Warmup, o.Hold = 120, 200, 20, 10
 	o.Speed = 50
-	o.holdSettle, o.holdQuiet = 200*time.Millisecond, 200*time.Millisecond
+	o.holdSettle, o.holdQuiet, o.heapWait = 200*time.Millisecond, 200*time.Millisecond, time.Second
 	env := map[string]string{
 		config.EnvName("postgres.dsn"): storetest.BaseDSN(),
 		config.EnvName("redis.addrs"):  presencetest.Addr(),

@@ -196,7 +196,7 @@ VALUES ($1, $2, $3, $4, $5, $6)`, datasetVersion, s.Agents, s.TeamSize, s.Custom
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("load data set: commit: %w", err)
 	}
-	if _, err := d.db.SQL().ExecContext(ctx, `ANALYZE`); err != nil {
+	if _, err := d.db.SQL().ExecContext(ctx, `ANALYZE teams, agents, agent_skills, customers, customer_phones`); err != nil {
 		return fmt.Errorf("analyze data set: %w", err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"runtime"
 	"runtime/pprof"
@@ -84,7 +85,7 @@ func (b *bencher) heapPerCall(ctx context.Context) (*HeapFigures, error) {
 		if b.remote() {
 			remote[half] = b.remoteHeap()
 		} else {
-			readings[half] = liveHeap()
+			readings[half] = b.steadyHeap(ctx)
 			b.log.Debug("bench: heap with held calls", "calls", (half+1)*n/2, "heap", readings[half].heap, "stack", readings[half].stack)
 		}
 	}
@@ -126,6 +127,33 @@ func liveHeap() heapReading {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return heapReading{heap: int64(m.HeapAlloc), stack: int64(m.StackInuse)}
+}
+
+// Steady-heap detection: readings heapStep apart within heapTolerance of
+// each other, for at most defaultHeapWait (Options.heapWait in tests).
+const (
+	heapStep        = 500 * time.Millisecond
+	heapTolerance   = 0.01
+	defaultHeapWait = 15 * time.Second
+)
+
+// steadyHeap reads the live heap until two readings agree: after a load
+// the bench itself caused, connections and buffers keep going for a while.
+func (b *bencher) steadyHeap(ctx context.Context) heapReading {
+	prev := liveHeap()
+	for deadline := time.Now().Add(cmp.Or(b.o.heapWait, defaultHeapWait)); time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return prev
+		case <-time.After(heapStep):
+		}
+		cur := liveHeap()
+		if math.Abs(float64(cur.heap-prev.heap)) < heapTolerance*float64(prev.heap) {
+			return cur
+		}
+		prev = cur
+	}
+	return prev
 }
 
 // holding is a set of held calls.
@@ -235,7 +263,7 @@ func (b *bencher) emulatorHeapPerCall(ctx context.Context, n int) (float64, erro
 			}
 		}
 		time.Sleep(cmp.Or(b.o.holdSettle, defaultHoldSettle))
-		readings[half] = liveHeap()
+		readings[half] = b.steadyHeap(ctx)
 	}
 	return round(float64(readings[1].heap-readings[0].heap)/float64(n/2)/1024, 1), nil
 }

@@ -43,15 +43,17 @@ type SetupPercentiles struct {
 
 // Phase is one batch of calls placed at one rate.
 type Phase struct {
-	Calls          int                    `json:"calls"`
-	Errors         int                    `json:"errors"`
-	DurationS      float64                `json:"duration_s"`
-	CallsPerS      float64                `json:"calls_per_s"`
-	TargetRate     float64                `json:"target_calls_per_s"`
-	DecisionMS     Percentiles            `json:"decision_ms"`
-	SetupMS        SetupPercentiles       `json:"setup_ms"`
-	DoubleBookings int                    `json:"double_bookings"`
-	TasksCreated   int                    `json:"tasks_created"`
+	Calls          int              `json:"calls"`
+	Errors         int              `json:"errors"`
+	DurationS      float64          `json:"duration_s"`
+	CallsPerS      float64          `json:"calls_per_s"`
+	TargetRate     float64          `json:"target_calls_per_s"`
+	DecisionMS     Percentiles      `json:"decision_ms"`
+	SetupMS        SetupPercentiles `json:"setup_ms"`
+	DoubleBookings int              `json:"double_bookings"`
+	TasksCreated   int              `json:"tasks_created"`
+	// Promises are the calls that reached step 03: each owes one task.
+	Promises       int                    `json:"promises"`
 	Outcomes       map[string]int         `json:"outcomes"`
 	DecisionByKind map[string]Percentiles `json:"decision_ms_by_caller"`
 	PeakInFlight   int                    `json:"peak_calls_in_progress"`
@@ -87,6 +89,9 @@ func summarize(recs []callRecord, start, lastDial, end time.Time, rate float64, 
 	for _, r := range recs {
 		in, out = in+r.bytesIn, out+r.bytesOut
 		ph.Outcomes[string(r.outcome)]++
+		if r.outcome == outcomeCallback {
+			ph.Promises++
+		}
 		if r.uuid != "" {
 			ph.uuids = append(ph.uuids, r.uuid)
 		}
@@ -193,7 +198,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("set-up p50/p99", func(p *Phase) string { return fmt.Sprintf("%.3f / %.3f ms", p.SetupMS.P50, p.SetupMS.P99) })
 	row("outcomes", func(p *Phase) string { return outcomes(p.Outcomes) })
 	row("double bookings", func(p *Phase) string { return fmt.Sprint(p.DoubleBookings) })
-	row("tasks created", func(p *Phase) string { return fmt.Sprint(p.TasksCreated) })
+	row("tasks created (promises)", func(p *Phase) string { return fmt.Sprintf("%d (%d)", p.TasksCreated, p.Promises) })
 	row("peak calls in progress", func(p *Phase) string { return fmt.Sprint(p.PeakInFlight) })
 	row("ESL bytes per call (in/out)", func(p *Phase) string {
 		return fmt.Sprintf("%d / %d", p.ESLBytesPerCall.ToStickyacd, p.ESLBytesPerCall.FromStickyacd)
