@@ -214,6 +214,7 @@ in-process run, or any run: a load notifies running instances).`
 func benchCommand(configFile *string, stdout, stderr io.Writer) *cobra.Command {
 	o := bench.Defaults()
 	var asJSON, serverEnv bool
+	var logFile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Load stickyacd with emulated calls and measure decision time, set-up rate and memory (see --help)",
@@ -231,6 +232,14 @@ func benchCommand(configFile *string, stdout, stderr io.Writer) *cobra.Command {
 			o.Logger = app.NewLogger(cfg.Log, stderr)
 			if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				o.Progress = stderr
+			}
+			if logFile != "" {
+				f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+				if err != nil {
+					return fmt.Errorf("--log-file: %w", err)
+				}
+				defer f.Close()
+				o.ServerLog = f
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -269,6 +278,7 @@ func benchCommand(configFile *string, stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&o.EventSocket, "event-socket", o.EventSocket, "address of the emulator's inbound event socket (fixed with --addr)")
 	f.StringVar(&o.Metrics, "metrics", "", "with --addr: that instance's /metrics URL")
 	f.StringVar(&o.LogLevel, "log-level", o.LogLevel, "in-process stickyacd's log level")
+	f.StringVar(&logFile, "log-file", "", "append in-process stickyacd's log to this file (default: stderr)")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write the measured calls' CPU profile here (the burst's to FILE.burst)")
 	f.StringVar(&o.MemProfile, "memprofile", "", "write an allocation profile here at the end")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")

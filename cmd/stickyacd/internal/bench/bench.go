@@ -80,9 +80,10 @@ type Options struct {
 	// CPU, memory and goroutines.
 	Metrics string
 
-	LogLevel   string // stickyacd's log level in-process
-	CPUProfile string // write the measured phases' CPU profile here
-	MemProfile string // write an allocation profile here at the end
+	LogLevel   string    // stickyacd's log level in-process
+	ServerLog  io.Writer // where in-process stickyacd logs; nil: os.Stderr
+	CPUProfile string    // write the measured phases' CPU profile here
+	MemProfile string    // write an allocation profile here at the end
 
 	// Progress receives a progress bar (a terminal); nil draws none.
 	Progress io.Writer
@@ -434,7 +435,11 @@ func (b *bencher) startServer(ctx context.Context, env map[string]string) (stop 
 	if err := cfg.Validate(config.Need{HashKey: true}); err != nil {
 		return nil, "", err
 	}
-	log := app.NewLogger(cfg.Log, os.Stderr)
+	w := b.o.ServerLog
+	if w == nil {
+		w = os.Stderr
+	}
+	log := app.NewLogger(cfg.Log, w)
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var a *app.App
 	done := make(chan error, 1)
