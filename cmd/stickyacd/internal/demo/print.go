@@ -156,7 +156,7 @@ func (d *demo) printChats(n int) {
 	cmds := d.fs.InboundCommands()
 	var chats []string
 	for _, c := range cmds[min(n, len(cmds)):] {
-		if rest, ok := strings.CutPrefix(c, "api chat "); ok {
+		if rest, ok := strings.CutPrefix(c, "bgapi chat "); ok {
 			// sip|from|to|body|type
 			f := strings.SplitN(rest, "|", 5)
 			if len(f) >= 4 {
