@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,17 +32,23 @@ func newRemoteMetrics(url string) *remoteMetrics {
 // scrape returns the unlabelled samples of the metrics above; an
 // unreachable endpoint gives none, which shows as zeros.
 func (m *remoteMetrics) scrape() map[string]float64 {
-	out := map[string]float64{}
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, m.url, nil)
 	if err != nil {
-		return out
+		return map[string]float64{}
 	}
 	resp, err := m.client.Do(req)
 	if err != nil {
-		return out
+		return map[string]float64{}
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	return parseMetrics(resp.Body)
+}
+
+// parseMetrics reads the unlabelled samples of the metrics above from
+// Prometheus's text format.
+func parseMetrics(r io.Reader) map[string]float64 {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		name, val, ok := strings.Cut(sc.Text(), " ")
