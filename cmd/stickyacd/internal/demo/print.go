@@ -41,8 +41,12 @@ func (d *demo) describe(s scene) {
 			parts = append(parts, id+"'s phone "+phoneText(ep))
 		}
 	}
-	if len(parts) == 0 {
+	switch {
+	case len(parts) == 0:
 		d.say("   set-up: every agent available, every phone answers")
+		return
+	case len(s.away) == len(agentIDs) && len(s.phones) == 0:
+		d.say("   set-up: every agent away (%s)", strings.Join(parts, ", "))
 		return
 	}
 	d.say("   set-up: %s; the others available, their phones answer", strings.Join(parts, ", "))
