@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -137,9 +136,6 @@ func (o Options) validate() error {
 	check(o.Hold >= 0 && o.Warmup >= 0 && o.BurstCalls >= 0, "hold/--warmup/--burst-calls", "not negative")
 	check(o.Addr == "" || o.Hold == 0 || o.Metrics != "", "hold", "needs --metrics with --addr (the heap is the other process's)")
 	check(o.Addr == "" || !strings.HasSuffix(o.EventSocket, ":0"), "event-socket", "a fixed port with --addr: the other instance is configured with it")
-	if err := sandbox.CheckPrefix(o.RedisPrefix, sandboxOwner); err != nil {
-		errs = append(errs, fmt.Errorf("--redis-prefix: %w", err))
-	}
 	return errors.Join(errs...)
 }
 
@@ -201,16 +197,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.LookupEnv == nil {
 		o.LookupEnv = func(string) (string, bool) { return "", false }
 	}
-	base, err := config.Load(o.ConfigFile, o.LookupEnv)
+	base, schema, err := sandbox.Load(o.ConfigFile, o.LookupEnv, o.Schema, o.RedisPrefix, sandboxOwner)
 	if err != nil {
 		return nil, err
-	}
-	if err := base.Validate(config.Need{}); err != nil {
-		return nil, err
-	}
-	schema, err := sandbox.NewSchema(base.Postgres.DSN, o.Schema, sandboxOwner)
-	if err != nil {
-		return nil, fmt.Errorf("--schema: %w", err)
 	}
 	b := &bencher{o: o, log: o.Logger, base: base, schema: schema, promise: base.Prompts.CallbackPromise}
 	res := &Result{Mode: "in-process", Sizes: o.Sizes, Mix: o.Mix, Speed: o.Speed}
@@ -233,7 +222,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var eslAddr string
 	if o.Addr != "" {
 		eslAddr = o.Addr
-	} else if eslAddr, err = freePort(); err != nil {
+	} else if eslAddr, err = sandbox.FreePort(); err != nil {
 		return nil, err
 	}
 	pprof.Do(ctx, pprof.Labels(sideLabel, sideEmulator), func(context.Context) {
@@ -463,17 +452,6 @@ func (b *bencher) startServer(ctx context.Context, env map[string]string) (stop 
 	return stop, a.HTTPAddr().String(), nil
 }
 
-// freePort picks a loopback port for stickyacd's outbound socket, which the
-// emulator must know before stickyacd starts.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("pick a port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // measured runs a phase under the CPU profiler and counts its tasks.
 func (b *bencher) measured(ctx context.Context, name string, calls int, rate float64, prof *profiler, suffix string) (Phase, error) {
 	if err := prof.start(); err != nil {
@@ -615,16 +593,9 @@ func writeHeapProfile(path string) error {
 // needs, over the same configuration file: one KEY='value' per line, for a
 // shell to source.
 func WriteServerEnv(w io.Writer, o Options) error {
-	if o.LookupEnv == nil {
-		o.LookupEnv = func(string) (string, bool) { return "", false }
-	}
-	base, err := config.Load(o.ConfigFile, o.LookupEnv)
+	base, schema, err := sandbox.Load(o.ConfigFile, o.LookupEnv, o.Schema, o.RedisPrefix, sandboxOwner)
 	if err != nil {
 		return err
-	}
-	schema, err := sandbox.NewSchema(base.Postgres.DSN, o.Schema, sandboxOwner)
-	if err != nil {
-		return fmt.Errorf("--schema: %w", err)
 	}
 	env := ServerEnv(base, o, schema, o.EventSocket)
 	keys := make([]string, 0, len(env))

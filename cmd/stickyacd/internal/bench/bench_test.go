@@ -6,8 +6,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -17,9 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickyacd/stickyacd/cmd/stickyacd/internal/bench/sandbox"
-	"github.com/stickyacd/stickyacd/cmd/stickyacd/internal/config"
-	"github.com/stickyacd/stickyacd/store/presence/presencetest"
-	"github.com/stickyacd/stickyacd/store/storetest"
+	"github.com/stickyacd/stickyacd/cmd/stickyacd/internal/bench/sandbox/sandboxtest"
 )
 
 func TestMain(m *testing.M) {
@@ -35,37 +31,14 @@ func TestMain(m *testing.M) {
 // testOptions is a small bench on a schema and prefix of the test's own.
 func testOptions(t *testing.T) Options {
 	t.Helper()
-	rdb := presencetest.Client(t) // fails naming Redis when it is down
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	suffix := "_t" + hex.EncodeToString(b)
+	sb := sandboxtest.New(t, sandboxOwner)
+	sb.Set("log.level", "error")
 	o := Defaults()
-	o.Schema += suffix
-	o.RedisPrefix += suffix
+	o.Schema, o.RedisPrefix, o.LookupEnv = sb.Schema, sb.Prefix, sb.LookupEnv
 	o.Sizes = Sizes{Agents: 40, TeamSize: 5, Customers: 400}
 	o.Calls, o.Rate, o.Warmup, o.Hold = 120, 200, 20, 10
 	o.Speed = 50
 	o.holdSettle, o.holdQuiet, o.heapWait = 200*time.Millisecond, 200*time.Millisecond, time.Second
-	env := map[string]string{
-		config.EnvName("postgres.dsn"): storetest.BaseDSN(),
-		config.EnvName("redis.addrs"):  presencetest.Addr(),
-		config.EnvName("log.level"):    "error",
-	}
-	o.LookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		schema, err := sandbox.NewSchema(storetest.BaseDSN(), o.Schema, sandboxOwner)
-		if err == nil {
-			err = schema.Drop(ctx)
-		}
-		if err != nil {
-			t.Errorf("drop the bench schema: %v", err)
-		}
-		if err := sandbox.DropPrefix(ctx, rdb, o.RedisPrefix); err != nil {
-			t.Errorf("drop the bench keys: %v", err)
-		}
-	})
 	return o
 }
 

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -86,22 +85,15 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	if o.LookupEnv == nil {
 		o.LookupEnv = func(string) (string, bool) { return "", false }
 	}
-	if err := sandbox.CheckPrefix(o.RedisPrefix, sandboxOwner); err != nil {
-		return fmt.Errorf("--redis-prefix: %w", err)
-	}
-	base, err := config.Load(o.ConfigFile, o.LookupEnv)
+	base, schema, err := sandbox.Load(o.ConfigFile, o.LookupEnv, o.Schema, o.RedisPrefix, sandboxOwner)
 	if err != nil {
 		return err
-	}
-	schema, err := sandbox.NewSchema(base.Postgres.DSN, o.Schema, sandboxOwner)
-	if err != nil {
-		return fmt.Errorf("--schema: %w", err)
 	}
 	if err := schema.Reset(ctx); err != nil {
 		return err
 	}
 
-	eslAddr, err := freePort()
+	eslAddr, err := sandbox.FreePort()
 	if err != nil {
 		return err
 	}
@@ -234,15 +226,6 @@ func importCSV(ctx context.Context, cfg *config.Config, log *slog.Logger, kind, 
 		return fmt.Errorf("demo %s: %w", kind, err)
 	}
 	return nil
-}
-
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("pick a port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 func randomHex(n int) string {

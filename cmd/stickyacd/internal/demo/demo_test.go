@@ -6,8 +6,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -15,11 +13,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stickyacd/stickyacd/callback"
-	"github.com/stickyacd/stickyacd/cmd/stickyacd/internal/bench/sandbox"
-	"github.com/stickyacd/stickyacd/cmd/stickyacd/internal/config"
+	"github.com/stickyacd/stickyacd/cmd/stickyacd/internal/bench/sandbox/sandboxtest"
 	"github.com/stickyacd/stickyacd/routing"
-	"github.com/stickyacd/stickyacd/store/presence/presencetest"
-	"github.com/stickyacd/stickyacd/store/storetest"
 )
 
 func TestMain(m *testing.M) {
@@ -34,33 +29,12 @@ func TestMain(m *testing.M) {
 
 // The demo takes every branch of the flow and says so.
 func TestDemoShowsEveryBranch(t *testing.T) {
-	rdb := presencetest.Client(t) // fails naming Redis when it is down
-	suffix := "_t" + randomSuffix()
+	sb := sandboxtest.New(t, sandboxOwner)
 	o := Defaults()
-	o.Schema += suffix
-	o.RedisPrefix += suffix
+	o.Schema, o.RedisPrefix, o.LookupEnv = sb.Schema, sb.Prefix, sb.LookupEnv
 	o.Speed = 100
-	env := map[string]string{
-		config.EnvName("postgres.dsn"): storetest.BaseDSN(),
-		config.EnvName("redis.addrs"):  presencetest.Addr(),
-	}
-	o.LookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	var logs bytes.Buffer
 	o.Log = &logs
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		schema, err := sandbox.NewSchema(storetest.BaseDSN(), o.Schema, sandboxOwner)
-		if err == nil {
-			err = schema.Drop(ctx)
-		}
-		if err != nil {
-			t.Errorf("drop the demo schema: %v", err)
-		}
-		if err := sandbox.DropPrefix(ctx, rdb, o.RedisPrefix); err != nil {
-			t.Errorf("drop the demo keys: %v", err)
-		}
-	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -96,12 +70,6 @@ func TestDemoShowsEveryBranch(t *testing.T) {
 	if t.Failed() {
 		t.Logf("output:\n%s", got)
 	}
-}
-
-func randomSuffix() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // A trace prints every step, every candidate with why they were passed

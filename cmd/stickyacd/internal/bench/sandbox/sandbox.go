@@ -9,12 +9,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/stickyacd/stickyacd/cmd/stickyacd/internal/config"
 
 	_ "github.com/lib/pq" // the "postgres" driver
 )
@@ -133,4 +136,40 @@ func Scaled(d time.Duration, speed float64) string {
 // Drop drops the schema with everything in it.
 func (s Schema) Drop(ctx context.Context) error {
 	return s.admin(ctx, "DROP SCHEMA IF EXISTS "+s.Name+" CASCADE")
+}
+
+// FreePort picks a free loopback port for stickyacd's outbound socket, which
+// the emulator must be given before stickyacd starts.
+func FreePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("pick a port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// Load reads the configuration as every command does and names the
+// sandbox in it: the schema on its PostgreSQL server, checked with the key
+// prefix against owner. Errors name the flag (--schema, --redis-prefix) or
+// the configuration key.
+func Load(configFile string, lookupEnv func(string) (string, bool), schema, prefix, owner string) (*config.Config, Schema, error) {
+	if lookupEnv == nil {
+		lookupEnv = func(string) (string, bool) { return "", false }
+	}
+	if err := CheckPrefix(prefix, owner); err != nil {
+		return nil, Schema{}, fmt.Errorf("--redis-prefix: %w", err)
+	}
+	cfg, err := config.Load(configFile, lookupEnv)
+	if err != nil {
+		return nil, Schema{}, err
+	}
+	if err := cfg.Validate(config.Need{}); err != nil {
+		return nil, Schema{}, err
+	}
+	s, err := NewSchema(cfg.Postgres.DSN, schema, owner)
+	if err != nil {
+		return nil, Schema{}, fmt.Errorf("--schema: %w", err)
+	}
+	return cfg, s, nil
 }
