@@ -82,14 +82,19 @@ type Client struct {
 // inboundConn is one connection of the client.
 type inboundConn struct {
 	c    *eslgo.Conn
+	gate *gate
 	gen  uint64
 	lost chan struct{}
 	once sync.Once
 }
 
+// drop closes eslgo's connection, then the gate behind it (in that order,
+// so eslgo never reads an EOF).
 func (ic *inboundConn) drop() {
 	ic.once.Do(func() { close(ic.lost) })
 	ic.c.Close()
+	ic.gate.close()
+	ic.gate.wait()
 }
 
 // Defaults of ClientOptions.
@@ -168,19 +173,24 @@ func (c *Client) Run(ctx context.Context) error {
 // connect dials, authenticates and subscribes.
 func (c *Client) connect(ctx context.Context, gen uint64, q *eventQueue) (*inboundConn, error) {
 	ic := &inboundConn{gen: gen, lost: make(chan struct{})}
+	g, err := openGate(ctx, c.opts.Addr, c.opts.CommandTimeout)
+	if err != nil {
+		return nil, err
+	}
+	lose := func() { ic.once.Do(func() { close(ic.lost) }) }
 	opts := eslgo.InboundOptions{
 		Options:      eslgo.Options{Context: context.Background(), Logger: &eslgoLogger{log: c.log}, ExitTimeout: time.Second},
-		Network:      "tcp",
+		Network:      "unix",
 		Password:     c.opts.Password,
-		OnDisconnect: func() { ic.once.Do(func() { close(ic.lost) }) },
+		OnDisconnect: lose,
 		AuthTimeout:  c.opts.CommandTimeout,
 	}
-	// eslgo dials without a deadline and waits for auth/request without
-	// one; the attempt is abandoned (and its connection closed when it
-	// ends) rather than waited for.
+	// eslgo waits for auth/request without a deadline; the attempt is
+	// abandoned (and its connection closed when it ends) rather than
+	// waited for.
 	ch := make(chan dialResult, 1)
 	go func() {
-		conn, err := opts.Dial(c.opts.Addr)
+		conn, err := opts.Dial(g.addr)
 		ch <- dialResult{conn, err}
 	}()
 	timer := time.NewTimer(2 * c.opts.CommandTimeout)
@@ -188,16 +198,23 @@ func (c *Client) connect(ctx context.Context, gen uint64, q *eventQueue) (*inbou
 	select {
 	case d := <-ch:
 		if d.err != nil {
+			g.close()
 			return nil, fmt.Errorf("dial %s: %w", c.opts.Addr, d.err)
 		}
-		ic.c = d.conn
+		g.authenticated()
+		ic.c, ic.gate = d.conn, g
 	case <-ctx.Done():
-		go closeWhenDialed(ch)
+		go closeWhenDialed(ch, g)
 		return nil, ctx.Err()
 	case <-timer.C:
-		go closeWhenDialed(ch)
+		go closeWhenDialed(ch, g)
 		return nil, fmt.Errorf("dial %s: no answer within %s", c.opts.Addr, 2*c.opts.CommandTimeout)
 	}
+	// FreeSWITCH leaving is learnt from the gate, eslgo being kept from it.
+	go func() {
+		<-g.gone
+		lose()
+	}()
 	ic.c.RegisterEventListener(eslgo.EventListenAll, func(ev *eslgo.Event) {
 		c.onEvent(q, gen, Event{h: ev.Headers, body: ev.Body})
 	})
@@ -220,11 +237,14 @@ type dialResult struct {
 	err  error
 }
 
-// closeWhenDialed closes the connection of an abandoned dial attempt.
-func closeWhenDialed(ch <-chan dialResult) {
+// closeWhenDialed closes the connection of an abandoned dial attempt, then
+// its gate.
+func closeWhenDialed(ch <-chan dialResult, g *gate) {
+	g.fs.Close() // ends eslgo's wait for auth/request
 	if d := <-ch; d.conn != nil {
 		d.conn.Close()
 	}
+	g.close()
 }
 
 func (c *Client) setCurrent(ic *inboundConn) {

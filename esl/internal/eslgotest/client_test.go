@@ -243,3 +243,28 @@ func TestClientNotConnected(t *testing.T) {
 		t.Errorf("API before Run = %v, want ErrClosed", err)
 	}
 }
+
+// FreeSWITCH shutting down sends a disconnect notice and closes the event
+// socket. eslgo closes its connection on the notice while its reader may be
+// reporting the close, which used to crash the process ("send on closed
+// channel"); the client must just reconnect later.
+func TestClientSurvivesFreeSWITCHShutdown(t *testing.T) {
+	t.Parallel()
+	for i := 0; i < 40; i++ {
+		fs, err := fstest.New(fstest.Options{Outbound: "127.0.0.1:1", Speed: speed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newRecorder()
+		c := esl.NewClient(esl.ClientOptions{Addr: fs.EventSocketAddr(), Handler: rec, ReconnectMin: time.Hour, ReconnectMax: time.Hour, CommandTimeout: 2 * time.Second})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		rec.waitFor(t, "connection", func(r *recorder) bool { return r.connected == 1 })
+		_ = fs.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -83,7 +83,21 @@ func TestDrainLetsCallsFinish(t *testing.T) {
 	first := hs.begin(t, fstest.CallSpec{Caller: "2000"})
 	<-inCall
 	hs.cancel()
-	// New calls are refused at once while the first one goes on.
+	// The drain starts when Serve sees its context end: from then on new
+	// calls are refused at once while the first one goes on.
+	addr := hs.srv.Addr().String()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("still taking connections 5 s after the drain began")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	late := hs.call(t, fstest.CallSpec{Caller: "2001"})
 	if !late.Resumed || len(late.Commands) != 0 {
 		t.Errorf("call during drain: %+v", late)
