@@ -365,10 +365,26 @@ func (srv *Server) serve(pc *proxyConn, c *eslgo.Conn, data Event) {
 			<-backstopDone
 		}
 	}()
-	if err := s.subscribe(srv.opts.CallerVars); err != nil {
-		s.log.Warn("esl session set-up failed", "err", err)
+	// The set-up round trip overlaps the handler's first work: the handler
+	// starts at once, and its first command waits for the set-up (cmdMu,
+	// taken here, before either runs). A failed set-up closes the session,
+	// so the handler's commands fail with ErrClosed.
+	cmds, err := s.prepareSetup(srv.opts.CallerVars)
+	if err != nil {
+		s.log.Error("esl session set-up refused", "err", err)
 		s.Close()
 		return
 	}
+	s.cmdMu.Lock()
+	setup := make(chan struct{})
+	go func() {
+		defer close(setup)
+		defer s.cmdMu.Unlock()
+		if err := s.setupLocked(cmds); err != nil {
+			s.log.Warn("esl session set-up failed", "err", err)
+			s.Close()
+		}
+	}()
+	defer func() { <-setup }()
 	srv.h(ctx, s)
 }

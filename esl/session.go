@@ -268,6 +268,11 @@ func (s *Session) send(cmd command, what string) (string, error) {
 func (s *Session) sendAll(what string, cmds ...command) ([]string, error) {
 	s.cmdMu.Lock()
 	defer s.cmdMu.Unlock()
+	return s.sendAllLocked(what, cmds...)
+}
+
+// sendAllLocked is sendAll with cmdMu held.
+func (s *Session) sendAllLocked(what string, cmds ...command) ([]string, error) {
 	if st := s.snapshot(); st.poisoned || st.closed {
 		return nil, fmt.Errorf("%s: %w", what, st.usable())
 	}
@@ -344,6 +349,20 @@ func (s *Session) command(cmd command, what string) error {
 // every bridge needs, plus vars, with uuid_setvar (an api command: no
 // execution, no event).
 func (s *Session) subscribe(vars map[string]string) error {
+	cmds, err := s.prepareSetup(vars)
+	if err != nil {
+		return err
+	}
+	s.cmdMu.Lock()
+	defer s.cmdMu.Unlock()
+	return s.setupLocked(cmds)
+}
+
+// prepareSetup builds the set-up commands and records the caller's
+// variables as set. Recording them first keeps the set-up from needing
+// bridgeMu while it holds cmdMu: a Bridge holds bridgeMu while it waits for
+// cmdMu. Should the set-up fail, the session is closed and no bridge runs.
+func (s *Session) prepareSetup(vars map[string]string) ([]command, error) {
 	cmds := []command{rawCommand("myevents plain")}
 	for _, name := range sessionEvents {
 		cmds = append(cmds, rawCommand("filter Event-Name "+name))
@@ -355,11 +374,22 @@ func (s *Session) subscribe(vars map[string]string) error {
 	maps.Copy(set, vars)
 	for _, k := range slices.Sorted(maps.Keys(set)) {
 		if !validName(k) || hasControl(set[k], "") {
-			return fmt.Errorf("session variable %q: %w", k, ErrInvalidArgument)
+			return nil, fmt.Errorf("session variable %q: %w", k, ErrInvalidArgument)
 		}
 		cmds = append(cmds, rawCommand("api uuid_setvar "+s.uuid+" "+k+" "+escapeField(set[k], ' ')))
 	}
-	replies, err := s.sendAll("set-up", cmds...)
+	s.bridgeMu.Lock()
+	s.callerVars = set
+	s.bridgeMu.Unlock()
+	return cmds, nil
+}
+
+// setupLocked sends the set-up commands with cmdMu held. The server takes
+// the lock before the handler starts and sets the session up meanwhile, so
+// the handler's first command follows the set-up on the wire while its own
+// work before that (look-ups, reservations) overlaps the round trip.
+func (s *Session) setupLocked(cmds []command) error {
+	replies, err := s.sendAllLocked("set-up", cmds...)
 	if err != nil {
 		return err
 	}
@@ -368,9 +398,6 @@ func (s *Session) subscribe(vars map[string]string) error {
 			return fmt.Errorf("set-up: %q: %w", strings.TrimSpace(r), ErrFailed)
 		}
 	}
-	s.bridgeMu.Lock()
-	s.callerVars = set
-	s.bridgeMu.Unlock()
 	return nil
 }
 

@@ -8,6 +8,9 @@ package eslgotest
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -144,3 +147,36 @@ func TestBridgeInvalidTarget(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The session is set up while the handler already runs: a handler that
+// bridges at once waits for the set-up on the wire, and neither blocks the
+// other (a Bridge holds its own lock while it waits for the set-up's).
+func TestBridgeAtOnceOverlapsSetUp(t *testing.T) {
+	t.Parallel()
+	hs := start(t, esl.ServerOptions{}, func(ctx context.Context, s *esl.Session) {
+		res, err := s.Bridge(ctx, esl.BridgeOptions{Target: "user/2001", RingTimeout: 5 * time.Second, CallerVars: map[string]string{"ringback": "%(2000,4000,440,480)"}})
+		if err != nil || res.Outcome != esl.BridgeBusy {
+			s.Logger().Error("bridge at once", "outcome", res.Outcome, "err", err)
+		}
+		_ = s.Hangup(ctx, "NORMAL_CLEARING")
+	}, fstest.Options{})
+	hs.fs.SetEndpoint("user/2001", fstest.Busy())
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Go(func() {
+			res := hs.call(t, fstest.CallSpec{Caller: "2000"})
+			first := slices.Index(res.Commands, "sendmsg")
+			for i, c := range res.Commands {
+				setUp := c == "myevents plain" || c == "linger" || strings.HasPrefix(c, "filter ") || strings.HasPrefix(c, "api uuid_setvar")
+				if setUp && (first < 0 || i > first) {
+					t.Errorf("commands %q: the set-up must come before the first execution", res.Commands)
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if strings.Contains(hs.logs.String(), "bridge at once") {
+		t.Errorf("a bridge failed:\n%s", hs.logs.String())
+	}
+}
