@@ -233,7 +233,7 @@ func start(t *testing.T, mut func(*config.Config)) *env {
 		a.Close()
 		fs.Close()
 		if t.Failed() {
-			t.Logf("stickyacd log:\n%s", tail(logs.String(), 60))
+			t.Logf("stickyacd log:\n%s", tail(logs.String(), 200))
 		}
 		for _, raw := range []string{idK2, idK3} {
 			if strings.Contains(logs.String(), raw) {
