@@ -205,11 +205,28 @@ func (k *call) settle(step Step, e attemptEnd, err error) (next end, retry bool)
 // attempt rings a reserved agent and bridges the caller. welcome, run when
 // the agent answers, does step 021's extra work; nil for the chain.
 func (k *call) attempt(ctx context.Context, a Agent, step Step, welcome func(context.Context, Agent)) (attemptEnd, error) {
-	if err := k.r.d.Presence.Ringing(ctx, a.ID, k.trace.UUID); err != nil {
-		k.release(ctx, step, a.ID, "")
-		return attemptPresenceDown, fmt.Errorf("mark agent %s ringing: %w", a.ID, err)
-	}
+	// The decision is made: this agent is rung now.
 	k.decide()
+	// "Ringing" is news for the wallboard, not a condition of the bridge
+	// (the reservation already holds the agent, with the same TTL): it is
+	// written while the bridge is issued, and waited for before the
+	// agent's next transition so they stay in order.
+	ringing := make(chan error, 1)
+	go func() {
+		sctx, cancel := k.detached(ctx)
+		defer cancel()
+		ringing <- k.r.d.Presence.Ringing(sctx, a.ID, k.trace.UUID)
+	}()
+	var rang sync.Once
+	ringDone := func() {
+		rang.Do(func() {
+			if err := <-ringing; err != nil {
+				k.log.Error("presence update failed", "step", step, "what", "mark agent ringing", "agent_id", a.ID, "err", err)
+				k.note(step, "mark agent "+a.ID+" ringing failed")
+				k.fallback(fmt.Sprintf("mark agent %s ringing: %v", a.ID, err))
+			}
+		})
+	}
 	req := BridgeRequest{Agent: a, Step: step, RingTimeout: k.r.cfg.RingTimeout}
 	if k.customer != nil {
 		req.Customer = *k.customer
@@ -222,6 +239,7 @@ func (k *call) attempt(ctx context.Context, a Agent, step Step, welcome func(con
 	onAnswer := func() {
 		once.Do(func() {
 			picked = true
+			ringDone()
 			k.agentAnswered(ctx, a, step, welcome)
 		})
 	}
@@ -234,6 +252,7 @@ func (k *call) attempt(ctx context.Context, a Agent, step Step, welcome func(con
 		// A panic is on its way up to Handle: give the agent back now rather
 		// than when presence's backstop TTL expires.
 		once.Do(func() {})
+		ringDone()
 		if picked {
 			k.presence(ctx, step, "hang up agent", func(c context.Context) error {
 				return k.r.d.Presence.Hangup(c, a.ID, k.trace.UUID)
@@ -247,6 +266,7 @@ func (k *call) attempt(ctx context.Context, a Agent, step Step, welcome func(con
 		onAnswer()
 	}
 	once.Do(func() {})
+	ringDone()
 	settled = true
 	switch {
 	case picked:

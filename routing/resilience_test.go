@@ -78,9 +78,10 @@ func TestStoreFailures(t *testing.T) {
 			wantOutcome: routing.OutcomeCallback, wantError: "reserve any agent: connection refused", wantTask: true,
 		},
 		{
-			name: "ringing", caller: phoneK1, inputs: keys("1"),
+			// The agent is already reserved: the bridge goes ahead.
+			name: "ringing: the call goes on", caller: phoneK1,
 			fail:        func(h *harness) { h.env.Presence.Fail("Ringing", down) },
-			wantOutcome: routing.OutcomeCallback, wantError: "mark agent A1 ringing: connection refused", wantCust: "K1", wantTask: true,
+			wantOutcome: routing.OutcomeBridged, wantError: "mark agent A1 ringing: connection refused", wantBridged: []string{"A1"},
 		},
 		{
 			name: "answered: the conversation goes on", caller: phoneK1,
@@ -247,10 +248,10 @@ func TestTraceTimings(t *testing.T) {
 			PromptTime: 3 * time.Second, RingTime: 4 * time.Second, TalkTime: time.Minute,
 		})
 		// CustomerByPhone, CustomerByIDNumber, BindPhone, Chain: 2 ms each;
-		// Reserve, Ringing: 1 ms each. Two collections and an invalid
-		// prompt (9 s) are left out.
-		if tr.DecisionMS != 10 {
-			t.Errorf("DecisionMS %v, want 10", tr.DecisionMS)
+		// Reserve: 1 ms (Ringing is written while the bridge is issued).
+		// Two collections and an invalid prompt (9 s) are left out.
+		if tr.DecisionMS != 9 {
+			t.Errorf("DecisionMS %v, want 9", tr.DecisionMS)
 		}
 		want := []struct {
 			step    routing.Step
