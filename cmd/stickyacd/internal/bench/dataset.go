@@ -6,10 +6,10 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -204,7 +204,12 @@ VALUES ($1, $2, $3, $4, $5, $6)`, datasetVersion, s.Agents, s.TeamSize, s.Custom
 
 // copyRows streams n rows into table with COPY FROM STDIN.
 func copyRows(ctx context.Context, tx *sql.Tx, table string, cols []string, n int, row func(int) []any) error {
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = pq.QuoteIdentifier(c)
+	}
+	copyIn := "COPY " + pq.QuoteIdentifier(table) + " (" + strings.Join(quoted, ", ") + ") FROM STDIN"
+	stmt, err := tx.PrepareContext(ctx, copyIn)
 	if err != nil {
 		return fmt.Errorf("copy into %s: %w", table, err)
 	}
@@ -237,6 +242,3 @@ UPDATE callback_tasks SET status = 'cancelled', completed_at = now(), updated_at
 	}
 	return res.RowsAffected()
 }
-
-// errNoDataset: --addr mode needs the data set loaded beforehand.
-var errNoDataset = errors.New("no bench data set of these sizes in the schema")

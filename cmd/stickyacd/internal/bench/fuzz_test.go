@@ -18,7 +18,7 @@ func cpuProfile(f *testing.F) []byte {
 	if err := pprof.StartCPUProfile(&buf); err != nil {
 		f.Fatal(err)
 	}
-	pprof.Do(context.Background(), pprof.Labels(sideLabel, sideStickyacd), func(context.Context) { spin(50 * time.Millisecond) })
+	pprof.Do(context.Background(), pprof.Labels(sideLabel, sideStickyacd), func(context.Context) { spun += spin(50 * time.Millisecond) })
 	pprof.StopCPUProfile()
 	return buf.Bytes()
 }

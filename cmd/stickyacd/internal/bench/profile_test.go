@@ -11,6 +11,9 @@ import (
 )
 
 // spin burns CPU for d.
+// spun keeps spin's work observable.
+var spun int
+
 func spin(d time.Duration) int {
 	n := 0
 	for end := time.Now().Add(d); time.Now().Before(end); {
@@ -25,8 +28,8 @@ func TestCPUBySide(t *testing.T) {
 	if err := pprof.StartCPUProfile(&buf); err != nil {
 		t.Fatalf("start profile: %v", err)
 	}
-	pprof.Do(context.Background(), pprof.Labels(sideLabel, sideStickyacd), func(context.Context) { spin(400 * time.Millisecond) })
-	pprof.Do(context.Background(), pprof.Labels(sideLabel, sideEmulator), func(context.Context) { spin(200 * time.Millisecond) })
+	pprof.Do(context.Background(), pprof.Labels(sideLabel, sideStickyacd), func(context.Context) { spun += spin(400 * time.Millisecond) })
+	pprof.Do(context.Background(), pprof.Labels(sideLabel, sideEmulator), func(context.Context) { spun += spin(200 * time.Millisecond) })
 	pprof.StopCPUProfile()
 	split, err := cpuBySide(buf.Bytes())
 	if err != nil {
