@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -146,4 +147,31 @@ func TestReconcileAtConnect(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	e.app.events.Connected(context.Background())
 	e.eventually("A4 registered again by reconciliation", func() bool { return e.agent("A4").Registered })
+}
+
+// SIGTERM drains and stops cleanly even while an agent's event stream (the
+// wallboard, a softphone plug-in) is open: the stream is ended, not waited for.
+func TestStopWithEventStreamOpen(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	req, err := http.NewRequest("GET", e.base+"/api/v1/agents/A1/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	e.eventually("the stream registered", func() bool { return e.app.hub.Subscribers() == 1 })
+	if err := e.stop(); err != nil {
+		t.Fatalf("Run = %v, want nil after a drain", err)
+	}
+	if strings.Contains(e.logs.String(), "http requests cut off at shutdown") {
+		t.Error("the open stream held the HTTP server's shutdown up until it was cut off")
+	}
 }

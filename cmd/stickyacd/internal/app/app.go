@@ -73,9 +73,11 @@ type App struct {
 	// break code: reconciliation must not take them for calls.
 	featureCalls sync.Map
 
-	eslLn  net.Listener
-	httpLn net.Listener
-	http   *http.Server
+	eslLn    net.Listener
+	httpLn   net.Listener
+	http     *http.Server
+	httpBase context.Context
+	stopHTTP context.CancelFunc
 
 	closeOnce sync.Once
 }
@@ -159,9 +161,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 	if cfg.HTTP.Token == "" {
 		log.Warn("http.token is empty: the admin API is open to anyone who can reach " + cfg.HTTP.Listen)
 	}
+	// Requests' contexts end when the server stops, so that agents' event
+	// streams, which never end by themselves, let Shutdown finish.
+	a.httpBase, a.stopHTTP = context.WithCancel(context.Background())
 	a.http = &http.Server{
 		Handler:           a.httpHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return a.httpBase },
 	}
 	ok = true
 	return a, nil
@@ -284,9 +290,16 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		a.stopHTTP()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return a.http.Shutdown(sctx)
+		if err := a.http.Shutdown(sctx); err != nil {
+			// A request still going after 5 s is cut off; that is no
+			// reason for a non-zero exit.
+			a.log.Warn("http requests cut off at shutdown", "err", err)
+			_ = a.http.Close()
+		}
+		return nil
 	})
 	run := func(name string, f func(context.Context) error) {
 		g.Go(func() error {

@@ -113,6 +113,8 @@ type env struct {
 	base  string
 	clock *offsetClock
 	logs  *syncBuffer
+	// stop ends Run as SIGTERM does and returns its error (once).
+	stop func() error
 }
 
 type syncBuffer struct {
@@ -219,16 +221,23 @@ func start(t *testing.T, mut func(*config.Config)) *env {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	e := &env{t: t, fs: fs, app: a, cfg: cfg, base: "http://" + a.HTTPAddr().String(), clock: clock, logs: logs}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("app.Run: %v", err)
+	var stopOnce sync.Once
+	var stopErr error
+	stop := func() error {
+		stopOnce.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(15 * time.Second):
+				stopErr = fmt.Errorf("app.Run did not return 15 s after its context ended")
 			}
-		case <-time.After(15 * time.Second):
-			t.Error("app.Run did not return after its context ended")
+		})
+		return stopErr
+	}
+	e := &env{t: t, fs: fs, app: a, cfg: cfg, base: "http://" + a.HTTPAddr().String(), clock: clock, logs: logs, stop: stop}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("app.Run: %v", err)
 		}
 		a.Close()
 		fs.Close()
