@@ -73,9 +73,10 @@ type Client struct {
 
 	cmdMu sync.Mutex // one command on the wire at a time
 
-	mu   sync.Mutex
-	cur  *inboundConn
-	jobs map[string]chan Event // Job-UUID → its BACKGROUND_JOB
+	mu    sync.Mutex
+	cur   *inboundConn
+	queue *eventQueue           // of the current Run
+	jobs  map[string]chan Event // Job-UUID → its BACKGROUND_JOB
 
 }
 
@@ -131,6 +132,9 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 	defer c.running.Store(false)
 	q := newEventQueue()
+	c.mu.Lock()
+	c.queue = q
+	c.mu.Unlock()
 	var wg sync.WaitGroup
 	wg.Go(func() { c.dispatch(ctx, q) })
 	defer wg.Wait()
@@ -245,6 +249,25 @@ func closeWhenDialed(ch <-chan dialResult, g *gate) {
 		d.conn.Close()
 	}
 	g.close()
+}
+
+// Connected reports whether the client is connected and subscribed now.
+func (c *Client) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur != nil
+}
+
+// DroppedEvents is how many events were dropped because the handler fell
+// too far behind (each drop is followed by a reconciliation).
+func (c *Client) DroppedEvents() uint64 {
+	c.mu.Lock()
+	q := c.queue
+	c.mu.Unlock()
+	if q == nil {
+		return 0
+	}
+	return q.droppedEvents()
 }
 
 func (c *Client) setCurrent(ic *inboundConn) {
@@ -492,7 +515,7 @@ func (c *Client) onEvent(q *eventQueue, gen uint64, ev Event) {
 		}
 		return
 	}
-	q.push(queued{gen: gen, ev: ev})
+	q.push(queuedEvent(gen, ev))
 }
 
 // dispatch hands queued events to the handler in one goroutine. eslgo
@@ -518,21 +541,17 @@ func (c *Client) dispatch(ctx context.Context, q *eventQueue) {
 			continue
 		}
 		if item.connected {
+			// Also queued after events were dropped: what they said is
+			// only known again by asking FreeSWITCH.
 			h.Connected(ctx)
 			continue
 		}
-		ev := item.ev
-		var key string
-		var deliver func()
-		if r, ok := registrationFromEvent(ev); ok {
-			key = "reg " + r.User + "@" + r.Realm
-			deliver = func() { h.RegistrationChanged(ctx, r) }
-		} else {
-			ch := channelFromEvent(ev)
-			key = "chan " + ch.UUID
-			deliver = func() { h.ChannelChanged(ctx, ch) }
+		key := item.key
+		deliver := func() { h.ChannelChanged(ctx, *item.ch) }
+		if item.reg != nil {
+			deliver = func() { h.RegistrationChanged(ctx, *item.reg) }
 		}
-		if seq := ev.Sequence(); seq != 0 {
+		if seq := item.seq; seq != 0 {
 			if seq < newest[key] {
 				continue
 			}
@@ -563,26 +582,59 @@ const (
 	trackedWindow      = 100000
 )
 
-// queued is one item of the dispatch queue.
+// queued is one item of the dispatch queue: a connection, or an event
+// already reduced to what the handler is given (events are 5–20 KB).
 type queued struct {
 	gen       uint64
 	connected bool
-	ev        Event
+	seq       uint64
+	key       string // the registration or channel the event is about
+	reg       *Registration
+	ch        *ChannelEvent
 }
 
-// eventQueue is an unbounded FIFO: pushing never blocks eslgo.
+// queuedEvent reduces an event to its queue item.
+func queuedEvent(gen uint64, ev Event) queued {
+	it := queued{gen: gen, seq: ev.Sequence()}
+	if r, ok := registrationFromEvent(ev); ok {
+		it.key, it.reg = "reg "+r.User+"@"+r.Realm, &r
+	} else {
+		ch := channelFromEvent(ev)
+		it.key, it.ch = "chan "+ch.UUID, &ch
+	}
+	return it
+}
+
+// maxQueued bounds the dispatch queue: a handler stuck on a slow Redis
+// must not let a busy switch's events pile up without end.
+const maxQueued = 10000
+
+// eventQueue is a bounded FIFO: pushing never blocks eslgo. When it is
+// full, events are dropped (and counted); once there is room again a
+// "connected" item is queued, so the handler reconciles with FreeSWITCH.
 type eventQueue struct {
-	mu     sync.Mutex
-	items  []queued
-	signal chan struct{}
-	closed bool
+	mu      sync.Mutex
+	items   []queued
+	signal  chan struct{}
+	closed  bool
+	dropped uint64 // in total
+	lost    bool   // events were dropped since the last resync
 }
 
 func newEventQueue() *eventQueue { return &eventQueue{signal: make(chan struct{}, 1)} }
 
 func (q *eventQueue) push(it queued) {
 	q.mu.Lock()
-	if !q.closed {
+	switch {
+	case q.closed:
+	case len(q.items) >= maxQueued && !it.connected:
+		q.dropped++
+		q.lost = true
+	default:
+		if q.lost && len(q.items) < maxQueued/2 {
+			q.lost = false
+			q.items = append(q.items, queued{gen: it.gen, connected: true})
+		}
 		q.items = append(q.items, it)
 	}
 	q.mu.Unlock()
@@ -590,6 +642,13 @@ func (q *eventQueue) push(it queued) {
 	case q.signal <- struct{}{}:
 	default:
 	}
+}
+
+// droppedEvents is how many events were dropped because the queue was full.
+func (q *eventQueue) droppedEvents() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dropped
 }
 
 func (q *eventQueue) close() {

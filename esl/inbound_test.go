@@ -153,13 +153,13 @@ func TestDispatchDropsStaleEvents(t *testing.T) {
 	}
 	for _, it := range []queued{
 		{gen: 1, connected: true},
-		{gen: 1, ev: reg("unregister", "20")},
-		{gen: 1, ev: reg("register", "10")}, // older: handled after the unregister by eslgo
-		{gen: 1, ev: ch("CHANNEL_CREATE", "11")},
-		{gen: 1, ev: ch("CHANNEL_HANGUP_COMPLETE", "30")},
-		{gen: 1, ev: ch("CHANNEL_ANSWER", "12")},
+		queuedEvent(1, reg("unregister", "20")),
+		queuedEvent(1, reg("register", "10")), // older: handled after the unregister by eslgo
+		queuedEvent(1, ch("CHANNEL_CREATE", "11")),
+		queuedEvent(1, ch("CHANNEL_HANGUP_COMPLETE", "30")),
+		queuedEvent(1, ch("CHANNEL_ANSWER", "12")),
 		{gen: 2, connected: true},
-		{gen: 2, ev: reg("register", "5")}, // a restarted FreeSWITCH counts again
+		queuedEvent(2, reg("register", "5")), // a restarted FreeSWITCH counts again
 	} {
 		q.push(it)
 	}
@@ -182,6 +182,43 @@ func TestDispatchDropsStaleEvents(t *testing.T) {
 	want := "connected|unregister 2001|CHANNEL_CREATE u1|CHANNEL_HANGUP_COMPLETE u1|connected|register 2001"
 	if got := strings.Join(rec.got, "|"); got != want {
 		t.Errorf("handled %q, want %q", got, want)
+	}
+}
+
+// A full queue drops events rather than grow; once it has room again the
+// handler is told to reconcile ("connected"), since what the dropped events
+// said is lost.
+func TestDispatchQueueIsBounded(t *testing.T) {
+	t.Parallel()
+	q := newEventQueue()
+	ev := func(i int) queued {
+		return queuedEvent(1, eventFromMap(map[string]string{"Event-Name": "CHANNEL_ANSWER", "Unique-ID": "u" + strconv.Itoa(i), "Event-Sequence": strconv.Itoa(i + 1)}))
+	}
+	for i := 0; i < maxQueued+5; i++ {
+		q.push(ev(i))
+	}
+	if got := q.droppedEvents(); got != 5 {
+		t.Fatalf("dropped %d, want 5", got)
+	}
+	for i := 0; i < maxQueued/2+1; i++ {
+		if _, ok := q.pop(); !ok {
+			t.Fatal("queue closed")
+		}
+	}
+	q.push(ev(maxQueued + 5))
+	var resync bool
+	for {
+		q.mu.Lock()
+		n := len(q.items)
+		q.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		it, _ := q.pop()
+		resync = resync || it.connected
+	}
+	if !resync {
+		t.Error("no reconciliation queued after events were dropped")
 	}
 }
 
@@ -240,9 +277,9 @@ func BenchmarkDispatchManyChannels(b *testing.B) {
 	}()
 	b.ResetTimer()
 	for seq := 1; seq <= b.N; seq++ {
-		q.push(queued{gen: 1, ev: eventFromMap(map[string]string{
+		q.push(queuedEvent(1, eventFromMap(map[string]string{
 			"Event-Name": "CHANNEL_CREATE", "Unique-ID": "u" + strconv.Itoa(seq%30_000), "Event-Sequence": strconv.Itoa(seq),
-		})})
+		})))
 	}
 	// The time is the dispatcher's: wait for it to handle every event.
 	for h.n.Load() < int64(b.N) {

@@ -121,7 +121,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 		metrics.GaugeSessions:    func() float64 { return float64(a.esl.Active()) },
 		metrics.GaugeFeedStreams: func() float64 { return float64(a.hub.Subscribers()) },
 		metrics.GaugeFeedDropped: func() float64 { return float64(a.hub.Dropped()) },
-		metrics.GaugeFSConnected: func() float64 { return boolFloat(a.events.connected()) },
+		metrics.GaugeFSConnected: func() float64 { return boolFloat(a.fs.Connected()) },
+		metrics.GaugeFSDropped:   func() float64 { return float64(a.fs.DroppedEvents()) },
 	})
 	if err := a.buildFlow(); err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/stickyacd/stickyacd/esl"
@@ -18,7 +17,6 @@ import (
 // what FreeSWITCH reports, after every (re)connect and periodically.
 type fsEvents struct {
 	a       *App
-	up      atomic.Bool
 	kick    chan struct{}
 	realmMu sync.Mutex
 	realms  map[string]string // extension → SIP realm it registered in
@@ -30,12 +28,9 @@ func newFSEvents(a *App) *fsEvents {
 	return &fsEvents{a: a, kick: make(chan struct{}, 1), realms: map[string]string{}}
 }
 
-func (e *fsEvents) connected() bool { return e != nil && e.up.Load() }
-
 // Connected is called after every (re)connection: what happened while we
 // were away is only known by asking.
 func (e *fsEvents) Connected(context.Context) {
-	e.up.Store(true)
 	e.a.metrics.EventClient.WithLabelValues("connected").Inc()
 	select {
 	case e.kick <- struct{}{}:
@@ -113,7 +108,6 @@ func (e *fsEvents) reconcileLoop(ctx context.Context) error {
 		case <-tick.C:
 		}
 		if err := e.reconcile(ctx); err != nil {
-			e.up.Store(false)
 			if ctx.Err() == nil {
 				e.a.log.Warn("reconcile with FreeSWITCH skipped", "err", err)
 			}
@@ -134,7 +128,6 @@ func (e *fsEvents) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e.up.Store(true)
 	agents, err := e.a.repo.Agents(ctx)
 	if err != nil {
 		return err

@@ -104,6 +104,7 @@ const (
 	GaugeFeedStreams = "stickyacd_feed_streams"
 	GaugeFeedDropped = "stickyacd_feed_events_dropped"
 	GaugeFSConnected = "stickyacd_freeswitch_connected"
+	GaugeFSDropped   = "stickyacd_freeswitch_events_dropped"
 )
 
 var gaugeHelp = map[string]string{
@@ -111,6 +112,7 @@ var gaugeHelp = map[string]string{
 	GaugeFeedStreams: "Open agent event streams (Server-Sent Events).",
 	GaugeFeedDropped: "Agent feed events dropped because a stream lagged.",
 	GaugeFSConnected: "1 when the FreeSWITCH event socket is connected.",
+	GaugeFSDropped:   "FreeSWITCH events dropped because their handling fell behind (presence is then reconciled).",
 }
 
 // Handler serves /metrics.
