@@ -261,10 +261,16 @@ func (w *Worker) applyOne(ctx context.Context, owner string, c Change) (Task, er
 	return t, nil
 }
 
-// release gives a leased task back unchanged.
+// release gives a leased task back unchanged, except that a task taken over
+// during its next_callback call goes back to assigned: that call has lost
+// its lease and will not report back, and nothing else picks up an
+// in_progress task.
 func (w *Worker) release(ctx context.Context, owner string, t Task) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
+	if t.Status == StatusInProgress {
+		t.Status = StatusAssigned
+	}
 	if _, err := w.store.Apply(ctx, owner, []Change{{Task: t}}); err != nil {
 		return fmt.Errorf("release task %d: %w", t.ID, err)
 	}

@@ -121,6 +121,23 @@ func TestReassign(t *testing.T) {
 	}
 }
 
+// A refused reassignment of a task whose next_callback call is running
+// gives it back as assigned: the call has lost its lease and will not
+// report back, and nothing else takes an in_progress task up.
+func TestRefusedReassignOfACallingTask(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	task := assignedTo(unknown("c1"), "A2", "north")
+	task.Status = StatusInProgress
+	id := e.store.add(task)
+	if _, err := e.w.Reassign(context.Background(), id, ""); !errors.Is(err, ErrNoAgent) {
+		t.Fatalf("err %v, want ErrNoAgent", err)
+	}
+	if stored := e.store.get(id); stored.Status != StatusAssigned || stored.AgentID != "A2" {
+		t.Fatalf("task left %s with %s", stored.Status, stored.AgentID)
+	}
+}
+
 func TestReassignClosed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})

@@ -195,10 +195,13 @@ SELECT agent_id, count(*) AS n FROM callback_tasks
  WHERE agent_id = ANY($1) AND status IN ('assigned', 'in_progress')
  GROUP BY agent_id`
 
+	// An in_progress task without a lease is a next_callback call whose
+	// lease was taken over: nothing else would ever pick it up again.
 	sqlRescueTasks = `
 UPDATE callback_tasks SET lease_owner = NULL, lease_until = NULL, updated_at = now(),
        status = CASE WHEN status = 'in_progress' THEN 'assigned' ELSE status END
- WHERE lease_owner IS NOT NULL AND lease_until < $1`
+ WHERE (lease_owner IS NOT NULL AND lease_until < $1)
+    OR (status = 'in_progress' AND lease_owner IS NULL)`
 
 	sqlWakePending = `
 UPDATE callback_tasks SET next_check_at = $1

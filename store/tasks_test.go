@@ -118,6 +118,26 @@ func TestTasksClaimOrderAndLease(t *testing.T) {
 	}
 }
 
+// An in_progress task with no lease (its next_callback call was taken over)
+// goes back to assigned at the next rescue.
+func TestTasksRescueUnleasedCall(t *testing.T) {
+	t.Parallel()
+	db := taskDB(t)
+	s := store.NewTasks(db, store.TasksOptions{})
+	ctx := context.Background()
+	id := mustCreate(t, s, newTask("call-1"))
+	if _, err := db.SQL().ExecContext(ctx, `UPDATE callback_tasks SET status = 'in_progress', agent_id = 'A1', lease_owner = NULL, lease_until = NULL WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Rescue(ctx, taskT0); err != nil || n != 1 {
+		t.Fatalf("rescue returned %d, %v; want 1", n, err)
+	}
+	task, err := s.Task(ctx, id)
+	if err != nil || task.Status != callback.StatusAssigned || task.AgentID != "A1" {
+		t.Fatalf("task %s %s, %v; want assigned to A1", task.Status, task.AgentID, err)
+	}
+}
+
 func TestTasksFinishRefusedAfterLeaseLost(t *testing.T) {
 	t.Parallel()
 	db := taskDB(t)
