@@ -17,8 +17,8 @@ type Prompts struct {
 	None string
 }
 
-// Config is the callback policy. A zero field takes its default, so the
-// wiring only sets what the configuration file states.
+// Config is the callback policy. A zero field takes its default (the
+// configuration refuses zeros that would be taken for one).
 type Config struct {
 	// Interval is how often the worker assigns and checks tasks (pending
 	// tasks are retried each time). Default 5s.

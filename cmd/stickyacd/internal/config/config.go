@@ -16,6 +16,8 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+
+	"github.com/stickyacd/stickyacd/callback"
 )
 
 // EnvPrefix is prepended to every environment key: esl.listen → STICKYACD_ESL_LISTEN.
@@ -409,7 +411,7 @@ func (c *Config) Validate(need Need) error {
 		check(validHostPort(c.ESL.Listen), "esl.listen", "must be host:port"),
 		validPrefixes(c.ESL.Allow, "esl.allow"),
 		check(c.ESL.MaxSessions > 0, "esl.max_sessions", "must be positive"),
-		check(c.ESL.DrainTimeout >= 0, "esl.drain_timeout", "must not be negative"),
+		check(c.ESL.DrainTimeout > 0, "esl.drain_timeout", "must be positive"),
 		check(c.ESL.MaxCallDuration > 0, "esl.max_call_duration", "must be positive"),
 		check(c.ESL.CommandTimeout > 0, "esl.command_timeout", "must be positive"),
 		check(validHostPort(c.FreeSWITCH.EventSocket), "freeswitch.event_socket", "must be host:port"),
@@ -438,15 +440,14 @@ func (c *Config) Validate(need Need) error {
 		check(c.Callback.Lease > c.Callback.Interval, "callback.lease", "must be longer than callback.interval"),
 		check(c.Callback.BatchSize > 0, "callback.batch_size", "must be positive"),
 		check(c.Callback.RemindEvery > 0, "callback.remind_every", "must be positive"),
-		check(c.Callback.MaxReminders >= 0, "callback.max_reminders", "must not be negative"),
-		check(c.Callback.PriorityStep >= 0, "callback.priority_step", "must not be negative"),
+		check(c.Callback.MaxReminders >= 1, "callback.max_reminders", "must be at least 1"),
+		check(c.Callback.PriorityStep >= 1, "callback.priority_step", "must be at least 1"),
 		check(strings.Contains(c.Callback.DialString, "{number}"), "callback.dial_string", "must contain {number}"),
 		check(c.Callback.RingTimeout >= time.Second, "callback.ring_timeout", "must be at least 1s"),
-		check(c.Callback.CompleteAfter >= 0, "callback.complete_after", "must not be negative"),
+		check(c.Callback.CompleteAfter > 0, "callback.complete_after", "must be positive"),
 		check(c.Callback.MaxAttempts >= 1, "callback.max_attempts", "must be at least 1"),
 		check(c.Callback.RetryBackoff > 0, "callback.retry_backoff", "must be positive"),
-		check(validHours(c.Callback.BusinessHours), "callback.business_hours", `must look like "09:00-18:00"`),
-		check(validDays(c.Callback.BusinessDays), "callback.business_days", `must look like "mon-fri" or "mon,wed,sat"`),
+		validBusinessHours(c.Callback.BusinessHours, c.Callback.BusinessDays),
 		check(validTimezone(c.Callback.Timezone), "callback.timezone", "must be an IANA time zone such as Asia/Shanghai, or Local"),
 		check(c.Callback.WebhookURL == "" || validURL(c.Callback.WebhookURL), "callback.webhook_url", "must be an http(s) URL"),
 		check(c.Callback.WebhookURL == "" || c.Callback.WebhookSecret != "", "callback.webhook_secret", "must be set when callback.webhook_url is"),
@@ -456,7 +457,7 @@ func (c *Config) Validate(need Need) error {
 		check(c.Redis.MasterName == "" || len(c.Redis.Addrs) > 0, "redis.master_name", "needs redis.addrs of the sentinels"),
 		validDSN(c.Postgres.DSN),
 		check(c.Postgres.MaxOpenConns > 0, "postgres.max_open_conns", "must be positive"),
-		check(c.Postgres.MaxIdleConns >= 0 && c.Postgres.MaxIdleConns <= c.Postgres.MaxOpenConns, "postgres.max_idle_conns", "must be between 0 and postgres.max_open_conns"),
+		check(c.Postgres.MaxIdleConns >= 1 && c.Postgres.MaxIdleConns <= c.Postgres.MaxOpenConns, "postgres.max_idle_conns", "must be between 1 and postgres.max_open_conns"),
 		check(c.Postgres.ConnMaxLifetime >= 0, "postgres.conn_max_lifetime", "must not be negative"),
 		check(validHostPort(c.HTTP.Listen), "http.listen", "must be host:port"),
 		check(!need.HashKey || c.Security.IDHashKey != "", "security.id_hash_key", "must not be empty: ID numbers are stored only as a keyed hash (set it in the file or "+EnvName("security.id_hash_key")+")"),
@@ -613,52 +614,16 @@ func validURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-var hoursPattern = regexp.MustCompile(`^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$`)
-
-func validHours(s string) bool {
-	if !hoursPattern.MatchString(s) {
-		return false
+// validBusinessHours checks the hours and days with the parser the callback
+// worker uses, so what passes here also starts.
+func validBusinessHours(hours, days string) error {
+	if _, err := callback.ParseBusinessHours(hours, "mon"); err != nil {
+		return &KeyError{Key: "callback.business_hours", Why: `must look like "09:00-18:00" ("00:00-24:00" for all day)`}
 	}
-	from, to, _ := strings.Cut(s, "-")
-	return from < to
-}
-
-// Weekdays parses callback.business_days ("mon-fri", "mon,wed,sat").
-func Weekdays(s string) ([]time.Weekday, error) {
-	names := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
-	idx := func(n string) (int, error) {
-		i := slices.Index(names, strings.ToLower(strings.TrimSpace(n)))
-		if i < 0 {
-			return 0, fmt.Errorf("unknown day %q", n)
-		}
-		return i, nil
+	if _, err := callback.ParseBusinessHours("00:00-24:00", days); err != nil {
+		return &KeyError{Key: "callback.business_days", Why: `must look like "mon-fri", "mon-fri,sat" or "sun,tue" (no range across the week's end)`}
 	}
-	var out []time.Weekday
-	for _, part := range strings.Split(s, ",") {
-		from, to, isRange := strings.Cut(part, "-")
-		a, err := idx(from)
-		if err != nil {
-			return nil, err
-		}
-		b := a
-		if isRange {
-			if b, err = idx(to); err != nil {
-				return nil, err
-			}
-		}
-		for d := a; ; d = (d + 1) % 7 {
-			out = append(out, time.Weekday(d))
-			if d == b {
-				break
-			}
-		}
-	}
-	return out, nil
-}
-
-func validDays(s string) bool {
-	_, err := Weekdays(s)
-	return err == nil
+	return nil
 }
 
 func validTimezone(s string) bool {

@@ -165,8 +165,17 @@ func TestBadValuesNameTheirKey(t *testing.T) {
 		{"redis db", "redis:\n  db: 99\n", nil, "redis.db"},
 		{"webhook without secret", "callback:\n  webhook_url: https://example.com/hook\n", nil, "callback.webhook_secret"},
 		{"business hours", "callback:\n  business_hours: 9-5\n", nil, "callback.business_hours"},
+		{"closing past midnight", "callback:\n  business_hours: 09:00-24:30\n", nil, "callback.business_hours"},
+		{"days across the week's end", "callback:\n  business_days: fri-mon\n", nil, "callback.business_days"},
 		{"timezone", "callback:\n  timezone: Mars/Olympus\n", nil, "callback.timezone"},
 		{"log level", "log:\n  level: loud\n", nil, "log.level"},
+		// 0 cannot mean what it says for these; it must not quietly become
+		// a default either.
+		{"zero drain", "esl:\n  drain_timeout: 0s\n", nil, "esl.drain_timeout"},
+		{"zero reminders", "callback:\n  max_reminders: 0\n", nil, "callback.max_reminders"},
+		{"zero priority step", "callback:\n  priority_step: 0\n", nil, "callback.priority_step"},
+		{"zero complete after", "callback:\n  complete_after: 0s\n", nil, "callback.complete_after"},
+		{"zero idle connections", "postgres:\n  max_idle_conns: 0\n", nil, "postgres.max_idle_conns"},
 		{"empty hash key", "", nil, "security.id_hash_key"},
 	}
 	for _, tc := range cases {
@@ -198,17 +207,6 @@ func TestBadValuesNameTheirKey(t *testing.T) {
 				t.Errorf("error %q does not name %s", msg, tc.key)
 			}
 		})
-	}
-}
-
-func TestWeekdays(t *testing.T) {
-	t.Parallel()
-	got, err := Weekdays("fri-mon")
-	if err != nil || len(got) != 4 || got[0] != time.Friday || got[3] != time.Monday {
-		t.Fatalf("fri-mon = %v, %v", got, err)
-	}
-	if _, err := Weekdays("mon,funday"); err == nil {
-		t.Fatal("funday accepted")
 	}
 }
 
