@@ -47,6 +47,10 @@ type PlayAndGetDigits struct {
 	Var          string // channel variable the digits are stored in
 	Regexp       string // the input must match it
 	DigitTimeout time.Duration
+	// Sensitive input (an ID-card number) is removed from the channel once
+	// read: channel variables end up in CDRs, uuid_dump and every later
+	// event of the call.
+	Sensitive bool
 }
 
 const (
@@ -113,7 +117,23 @@ func (s *Session) PlayAndGetDigits(ctx context.Context, p PlayAndGetDigits) (str
 	if err != nil {
 		return "", err
 	}
-	return digitsResult(ev, v)
+	digits, err := digitsResult(ev, v)
+	if p.Sensitive && (ev.Var(v) != "" || ev.Var(v+"_invalid") != "") {
+		s.unset(v, v+"_invalid")
+	}
+	return digits, err
+}
+
+// unset removes channel variables (uuid_setvar without a value), in one
+// round trip. A failure is logged only: the call goes on.
+func (s *Session) unset(names ...string) {
+	cmds := make([]command, len(names))
+	for i, n := range names {
+		cmds[i] = rawCommand("api uuid_setvar " + s.uuid + " " + n)
+	}
+	if _, err := s.sendAll("unset", cmds...); err != nil {
+		s.log.Warn("could not clear collected digits from the channel", "err", err)
+	}
 }
 
 // digitsResult reads play_and_get_digits' outcome from its completion:

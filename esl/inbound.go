@@ -97,14 +97,18 @@ func channelFromEvent(ev Event) ChannelEvent {
 		HangupCause:       ev.Get("Hangup-Cause"),
 		Vars:              map[string]string{},
 	}
-	const prefix = "Variable_stickyacd_"
-	for k := range ev.h {
-		if strings.HasPrefix(k, prefix) {
-			c.Vars[k[len("Variable_"):]] = ev.Get(k)
+	for _, name := range channelVars {
+		if v := ev.Var(name); v != "" {
+			c.Vars[name] = v
 		}
 	}
 	return c
 }
+
+// channelVars are the channel variables a ChannelEvent carries: what tells
+// stickyacd's own legs and feature-code calls apart. Nothing else of the
+// channel's is kept.
+var channelVars = []string{"stickyacd_call", "stickyacd_action"}
 
 // presenceUser is the user part of "user@realm".
 func presenceUser(id string) string {

@@ -57,6 +57,9 @@ type Collect struct {
 	DigitTimeout time.Duration // wait between digits
 	Terminators  string        // e.g. "#"
 	Pattern      string        // regular expression the input must match
+	// Sensitive input (the ID-card number) must not stay anywhere outside
+	// stickyacd once read, e.g. in FreeSWITCH's channel variables.
+	Sensitive bool
 }
 
 // BridgeRequest is one attempt to connect the caller to an agent.

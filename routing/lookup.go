@@ -60,6 +60,7 @@ func (k *call) askID(ctx context.Context) end {
 			DigitTimeout: k.r.cfg.IDDigitTimeout,
 			Terminators:  "#",
 			Pattern:      idPattern,
+			Sensitive:    true,
 		})
 		var num idnumber.Number
 		var why string

@@ -70,7 +70,9 @@ func readRecords(r io.Reader, file string, want []string) ([]record, error) {
 		i := slices.Index(want, h)
 		switch {
 		case i < 0:
-			return nil, fail(1, "unknown column %q: want %s", h, strings.Join(want, ","))
+			// A file without its header row has data here, maybe an ID
+			// number: show no more of it than a log may.
+			return nil, fail(1, "unknown column %q (is the header row missing?): want %s", headerCell(h), strings.Join(want, ","))
 		case index[i] >= 0:
 			return nil, fail(1, "column %q appears twice", h)
 		}
@@ -280,4 +282,14 @@ func parseCustomerRecord(rec record, h IDHasher, phones callerid.Normalizer) (cu
 		return c, "no phones and no id_number: the customer could never be recognised"
 	}
 	return c, ""
+}
+
+// headerCell is an unexpected header cell as an error may quote it: a run
+// of digits (an ID number or a phone where the header should be) is masked
+// to its last 4 characters.
+func headerCell(h string) string {
+	if len(h) > 6 && strings.Trim(strings.ToUpper(h), "0123456789X*") == "" {
+		return idnumber.Mask(h)
+	}
+	return h
 }

@@ -225,6 +225,20 @@ func TestImportHeaderAndLineNumbers(t *testing.T) {
 	}
 }
 
+// A customers file without its header row must not print the first
+// customer's ID number as an "unknown column".
+func TestImportMissingHeaderHidesIDNumber(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, err := f.importString("customers", "customers.csv", newIDs[5]+",K1,Gao,13800138001,\n")
+	if err == nil || !strings.HasPrefix(err.Error(), "customers.csv:1: unknown column") {
+		t.Fatalf("error %v", err)
+	}
+	if strings.Contains(err.Error(), newIDs[5]) {
+		t.Fatalf("the raw ID number is in the error: %v", err)
+	}
+}
+
 // newIDs are valid ID numbers used only by the customers fixtures below.
 var newIDs = []string{
 	withCheckChar("11010519800101001"),

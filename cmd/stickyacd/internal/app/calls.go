@@ -126,7 +126,7 @@ func (l *callerLeg) Collect(ctx context.Context, c routing.Collect) (string, err
 		Min: c.Min, Max: c.Max, Tries: 1,
 		Timeout: c.Timeout, DigitTimeout: c.DigitTimeout,
 		Terminators: c.Terminators, Prompt: prompt, Invalid: invalid,
-		Var: "stickyacd_digits", Regexp: c.Pattern,
+		Var: "stickyacd_digits", Regexp: c.Pattern, Sensitive: c.Sensitive,
 	}
 	digits, err := l.s.PlayAndGetDigits(ctx, p)
 	if errors.Is(err, esl.ErrFailed) {

@@ -197,6 +197,11 @@ func TestFlow02IDMatchBindsTheNumber(t *testing.T) {
 	res := e.call(fstest.CallSpec{Caller: "13700000000", Input: []string{idK2 + "#"}})
 	tr := e.trace(res.UUID)
 	wantOutcome(t, tr, routing.EntryID, routing.OutcomeBridged, "A1")
+	// The number keyed is cleared from the channel (CDRs, uuid_dump, later
+	// events) as soon as it has been read.
+	if !slices.Contains(res.Commands, "api uuid_setvar "+res.UUID+" stickyacd_digits") {
+		t.Errorf("the ID number was left on the channel: %q", res.Commands)
+	}
 	if tr.CustomerID != "K2" || !strings.HasPrefix(steps(tr), "01 02 011:A1=answered") {
 		t.Fatalf("trace %s customer %s", steps(tr), tr.CustomerID)
 	}
