@@ -22,9 +22,11 @@ func (k *call) routeKnown(ctx context.Context) end {
 	ch, err := k.r.d.Directory.Chain(ctx, cust.FirstAgentID)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		k.note(first, "first agent not in directory: routed as 021")
-		k.log.Warn("first agent not in directory", "step", first, "customer_id", cust.ID, "agent_id", cust.FirstAgentID)
-		return k.anyAgent(ctx)
+		// The customer has an agent the directory does not know (yet):
+		// never an unrelated agent, and never a new binding over theirs.
+		k.note(first, "first agent "+cust.FirstAgentID+" not in directory")
+		k.log.Error("first agent not in directory; promising a callback", "step", first, "customer_id", cust.ID, "agent_id", cust.FirstAgentID)
+		return endCallback
 	case err != nil:
 		return k.storeFailed(first, "load agent chain", err)
 	}

@@ -230,8 +230,8 @@ func TestReservationGroups(t *testing.T) {
 	}
 }
 
-// A customer with no related agent (no first agent bound, or one no longer
-// in the directory) is routed as 021.
+// A customer with no first agent bound has no related agent and is routed
+// as 021.
 func TestKnownCustomerWithoutFirstAgent(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -243,12 +243,6 @@ func TestKnownCustomerWithoutFirstAgent(t *testing.T) {
 	}{
 		{name: "no first agent, binding on", bind: true, caller: phoneK2, customer: "K2"},
 		{name: "no first agent, binding off", bind: false, caller: phoneK2, customer: "K2"},
-		{
-			name: "first agent gone from the directory", bind: true, caller: phoneK1, customer: "K1",
-			setup: func(h *harness) {
-				h.env.Directory.AddCustomer(routing.Customer{ID: "K1", Name: "Alice", FirstAgentID: "X9"}, []string{phoneK1}, idK1)
-			},
-		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -276,5 +270,24 @@ func TestKnownCustomerWithoutFirstAgent(t *testing.T) {
 				t.Errorf("screen pops %+v", pops)
 			}
 		})
+	}
+}
+
+// A customer whose first agent the directory does not know (stale data)
+// still has a related agent: the call is never given to an unrelated one,
+// it goes to 03, and the customer keeps their first agent.
+func TestFirstAgentMissingFromDirectory(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *routing.Config) { c.BindAnsweringAgent = true })
+	h.env.Directory.AddCustomer(routing.Customer{ID: "K1", Name: "Alice", FirstAgentID: "X9"}, []string{phoneK1}, idK1)
+	tr, cc := h.handle(t, "call-1", phoneK1, rt.Script{Inputs: keys("1")})
+	if got := bridged(cc); len(got) != 0 {
+		t.Fatalf("bridged %v: an unrelated agent", got)
+	}
+	if tr.Outcome != routing.OutcomeCallback || tr.Entry != routing.EntryKnown {
+		t.Errorf("outcome %s entry %s", tr.Outcome, tr.Entry)
+	}
+	if fa := h.env.Directory.FirstAgents(); len(fa) != 0 {
+		t.Errorf("first agent rebound: %+v", fa)
 	}
 }

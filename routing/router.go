@@ -36,9 +36,9 @@ type Call struct {
 // one Router serves any number of concurrent calls.
 //
 // Decisions beyond the flow table, in one place:
-//   - A known customer without a first agent (or whose first agent is no
-//     longer in the directory) has no related agent, so the rule "never an
-//     unrelated agent" cannot apply: the call is routed as 021, and with
+//   - A known customer without a first agent has no related agent, so the
+//     rule "never an unrelated agent" cannot apply: the call is routed as
+//     021, and with
 //     Config.BindAnsweringAgent the answering agent becomes the first agent
 //     when the Directory implements FirstAgentBinder. Their screen pop has
 //     New: false.

@@ -171,9 +171,33 @@ func (r *Repo) refreshLogged(ctx context.Context, why string) {
 	}
 }
 
+// missRefreshEvery limits the reloads a snapshot miss causes.
+const missRefreshEvery = time.Second
+
+// fresh returns the snapshot, reloaded first if it lacks what has (an agent
+// imported on another instance, whose notification has not arrived yet);
+// at most once every missRefreshEvery.
+func (r *Repo) fresh(ctx context.Context, has func(*agentSnapshot) bool) *agentSnapshot {
+	s := r.agents.Load()
+	if has(s) {
+		return s
+	}
+	now := time.Now().UnixNano()
+	last := r.lastMiss.Load()
+	if now-last < int64(missRefreshEvery) || !r.lastMiss.CompareAndSwap(last, now) {
+		return s
+	}
+	r.refreshLogged(ctx, "unknown agent looked up")
+	return r.agents.Load()
+}
+
+func (r *Repo) hasAgent(ctx context.Context, id string) *agentSnapshot {
+	return r.fresh(ctx, func(s *agentSnapshot) bool { _, ok := s.agent(id); return ok })
+}
+
 // Agent returns one agent from the snapshot.
-func (r *Repo) Agent(_ context.Context, id string) (routing.Agent, error) {
-	a, ok := r.agents.Load().agent(id)
+func (r *Repo) Agent(ctx context.Context, id string) (routing.Agent, error) {
+	a, ok := r.hasAgent(ctx, id).agent(id)
 	if !ok {
 		return routing.Agent{}, fmt.Errorf("agent %s: %w", id, ErrNotFound)
 	}
@@ -182,8 +206,8 @@ func (r *Repo) Agent(_ context.Context, id string) (routing.Agent, error) {
 
 // AgentByExtension finds the agent using a phone extension (feature codes
 // identify agents by the caller's extension).
-func (r *Repo) AgentByExtension(_ context.Context, ext string) (routing.Agent, error) {
-	s := r.agents.Load()
+func (r *Repo) AgentByExtension(ctx context.Context, ext string) (routing.Agent, error) {
+	s := r.fresh(ctx, func(s *agentSnapshot) bool { _, ok := s.byExt[ext]; return ok })
 	a, ok := s.agent(s.byExt[ext])
 	if !ok {
 		return routing.Agent{}, fmt.Errorf("agent with extension %s: %w", ext, ErrNotFound)
@@ -218,8 +242,8 @@ func (r *Repo) TeamLeader(_ context.Context, team string) (routing.Agent, error)
 // appears twice: the team excludes the first agent, the backup and the
 // leader, and the leader is left out when they are the first agent or the
 // backup (an agent who already failed at an earlier step is not rung again).
-func (r *Repo) Chain(_ context.Context, firstAgentID string) (routing.Chain, error) {
-	s := r.agents.Load()
+func (r *Repo) Chain(ctx context.Context, firstAgentID string) (routing.Chain, error) {
+	s := r.hasAgent(ctx, firstAgentID)
 	first, ok := s.agent(firstAgentID)
 	if !ok {
 		return routing.Chain{}, fmt.Errorf("chain of agent %s: %w", firstAgentID, ErrNotFound)

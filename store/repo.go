@@ -31,6 +31,9 @@ type Repo struct {
 	// schemas in the same database.
 	schema string
 	agents atomic.Pointer[agentSnapshot]
+	// lastMiss is when a look-up of an unknown agent last reloaded the
+	// snapshot (Unix nanoseconds).
+	lastMiss atomic.Int64
 	// The look-ups of steps 01 and 02, prepared: one round trip each
 	// instead of lib/pq's two for a query with arguments.
 	byPhone  *sqlx.Stmt

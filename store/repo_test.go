@@ -393,3 +393,23 @@ SELECT call_uuid || ':' || agent_id || ':' || coalesce(previous_agent_id, '-')
 		t.Fatalf("unknown customer: %v, want not found", err)
 	}
 }
+
+// An agent imported after the snapshot was taken (on another instance, its
+// notification not in yet) is found by a look-up all the same: a miss
+// reloads the snapshot.
+func TestUnknownAgentReloadsSnapshot(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := f.repo(t) // empty directory, no Run to hear the import's NOTIFY
+	f.importContract(t)
+	ctx := context.Background()
+	if _, err := r.Chain(ctx, "S2001"); err != nil {
+		t.Fatalf("chain of an agent imported after the snapshot: %v", err)
+	}
+	if a, err := r.AgentByExtension(ctx, "2004"); err != nil || a.ID != "S2004" {
+		t.Fatalf("agent by extension: %+v, %v", a, err)
+	}
+	if _, err := r.Agent(ctx, "NOBODY"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown agent: %v", err)
+	}
+}
