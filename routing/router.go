@@ -38,10 +38,10 @@ type Call struct {
 // Decisions beyond the flow table, in one place:
 //   - A known customer without a first agent has no related agent, so the
 //     rule "never an unrelated agent" cannot apply: the call is routed as
-//     021, and with
-//     Config.BindAnsweringAgent the answering agent becomes the first agent
-//     when the Directory implements FirstAgentBinder. Their screen pop has
-//     New: false.
+//     021, and with Config.BindAnsweringAgent the answering agent becomes
+//     the first agent when the Directory implements FirstAgentBinder. Their
+//     screen pop has New: false. A first agent the directory does not know
+//     is still theirs: such a call goes to 03.
 //   - A caller who hangs up before 03 is abandoned: with
 //     Config.AbandonedTasks, and a number or customer to call back, one task
 //     (Abandoned, default business type) is created; the outcome is
