@@ -147,6 +147,13 @@ func (k *call) anyAgent(ctx context.Context) end {
 		if k.gone() {
 			return endGone
 		}
+		if len(exclude) >= k.r.cfg.AnyAgentTries {
+			// Every agent could be free and yet fail (a wrong dial string,
+			// a broken trunk): the caller is not rung around the floor.
+			k.log.Info("any-agent attempts exhausted", "step", StepAnyAgent, "tries", len(exclude))
+			k.note(StepAnyAgent, fmt.Sprintf("%d agents tried", len(exclude)))
+			return endCallback
+		}
 		res, err := k.r.d.Presence.ReserveAny(ctx, k.trace.UUID, exclude)
 		k.skipped(res.Skipped)
 		switch {

@@ -291,3 +291,22 @@ func TestFirstAgentMissingFromDirectory(t *testing.T) {
 		t.Errorf("first agent rebound: %+v", fa)
 	}
 }
+
+// Step 021 rings at most AnyAgentTries agents: when every one fails the
+// same way (a wrong dial string, a broken trunk), the caller is promised a
+// callback rather than rung around the whole floor.
+func TestAnyAgentTriesAreCapped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *routing.Config) { c.AnyAgentTries = 2 })
+	unreachable := rt.Outcome{Result: routing.ResultUnreachable}
+	tr, cc := h.handle(t, "call-1", phoneNew, rt.Script{
+		Inputs: keys(idNobody, "1"),
+		Agents: map[string]rt.Outcome{"S1": unreachable, "S2": unreachable, "A1": unreachable, "B1": unreachable, "T2": unreachable},
+	})
+	if got := bridged(cc); len(got) != 2 {
+		t.Fatalf("bridged %v, want 2 attempts", got)
+	}
+	if tr.Outcome != routing.OutcomeCallback {
+		t.Errorf("outcome %s", tr.Outcome)
+	}
+}

@@ -36,7 +36,10 @@ type Config struct {
 	// BindAnsweringAgent makes the agent who answers an unknown caller that
 	// customer's first agent (step 021).
 	BindAnsweringAgent bool
-	BusinessTypes      []BusinessType
+	// AnyAgentTries is how many agents step 021 rings at most before the
+	// caller is promised a callback.
+	AnyAgentTries int
+	BusinessTypes []BusinessType
 	// DefaultBusinessType is the code used when the caller keys nothing at 03.
 	DefaultBusinessType string
 	MenuTimeout         time.Duration

@@ -87,7 +87,7 @@ func FuzzMenuChoice(f *testing.F) {
 	}
 	cfg := Config{
 		Chain:       []Step{StepFirst},
-		RingTimeout: 1, IDTries: 1, IDTimeout: 1, IDDigitTimeout: 1, MenuTimeout: 1, MenuTries: 1,
+		RingTimeout: 1, IDTries: 1, AnyAgentTries: 1, IDTimeout: 1, IDDigitTimeout: 1, MenuTimeout: 1, MenuTries: 1,
 		BusinessTypes: []BusinessType{
 			{Digit: 1, Code: "loan", CallbackDue: 1}, {Digit: 2, Code: "card", CallbackDue: 1}, {Digit: 7, Code: "fx", CallbackDue: 1},
 		},

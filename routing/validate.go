@@ -67,6 +67,7 @@ func validate(cfg Config) (menuPattern string, err error) {
 	}{
 		{"routing.ring_timeout", positive, cfg.RingTimeout > 0},
 		{"routing.id_tries", positive, cfg.IDTries >= 1},
+		{"routing.any_agent_tries", positive, cfg.AnyAgentTries >= 1},
 		{"routing.id_timeout", positive, cfg.IDTimeout > 0},
 		{"routing.id_digit_timeout", positive, cfg.IDDigitTimeout > 0},
 		{"routing.menu_timeout", positive, cfg.MenuTimeout > 0},

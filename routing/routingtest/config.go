@@ -15,6 +15,7 @@ func Config() routing.Config {
 		Chain:              []routing.Step{routing.StepFirst, routing.StepBackup, routing.StepTeam, routing.StepLeader},
 		RingTimeout:        15 * time.Second,
 		IDTries:            3,
+		AnyAgentTries:      5,
 		IDTimeout:          5 * time.Second,
 		IDDigitTimeout:     3 * time.Second,
 		BindAnsweringAgent: true,

@@ -30,6 +30,7 @@ func (a *App) buildFlow() error {
 		IDTimeout:           cfg.Routing.IDTimeout,
 		IDDigitTimeout:      cfg.Routing.IDDigitTimeout,
 		BindAnsweringAgent:  cfg.Routing.BindAnsweringAgent,
+		AnyAgentTries:       cfg.Routing.AnyAgentTries,
 		BusinessTypes:       businessTypes(cfg),
 		DefaultBusinessType: cfg.DefaultBusinessType(),
 		MenuTimeout:         cfg.Routing.MenuTimeout,

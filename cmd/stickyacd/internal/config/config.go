@@ -88,6 +88,7 @@ type Routing struct {
 	IDTimeout           time.Duration `mapstructure:"id_timeout"`
 	IDDigitTimeout      time.Duration `mapstructure:"id_digit_timeout"`
 	BindAnsweringAgent  bool          `mapstructure:"bind_answering_agent"`
+	AnyAgentTries       int           `mapstructure:"any_agent_tries"`
 	DefaultBusinessType string        `mapstructure:"default_business_type"`
 	MenuTimeout         time.Duration `mapstructure:"menu_timeout"`
 	MenuTries           int           `mapstructure:"menu_tries"`
@@ -214,6 +215,7 @@ func Defaults() map[string]any {
 		"routing.id_timeout":            "10s",
 		"routing.id_digit_timeout":      "5s",
 		"routing.bind_answering_agent":  true,
+		"routing.any_agent_tries":       5,
 		"routing.default_business_type": "",
 		"routing.menu_timeout":          "5s",
 		"routing.menu_tries":            3,
@@ -427,6 +429,7 @@ func (c *Config) Validate(need Need) error {
 		check(c.Routing.WrapUp >= 0, "routing.wrap_up", "must not be negative"),
 		validChain(c.Routing.Chain),
 		check(c.Routing.IDTries >= 1, "routing.id_tries", "must be at least 1"),
+		check(c.Routing.AnyAgentTries >= 1, "routing.any_agent_tries", "must be at least 1"),
 		check(c.Routing.IDTimeout > 0, "routing.id_timeout", "must be positive"),
 		check(c.Routing.IDDigitTimeout > 0, "routing.id_digit_timeout", "must be positive"),
 		check(c.Routing.MenuTimeout > 0, "routing.menu_timeout", "must be positive"),
