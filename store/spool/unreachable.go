@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/lib/pq"
@@ -45,5 +46,10 @@ func Unreachable(err error) bool {
 			return true
 		}
 	}
-	return errors.As(err, &netErr)
+	if errors.As(err, &netErr) {
+		return true
+	}
+	// A pool closed under a call (a hard stop) cannot take the task
+	// either; database/sql does not export that error.
+	return strings.Contains(err.Error(), "sql: database is closed")
 }

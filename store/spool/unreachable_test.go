@@ -29,6 +29,7 @@ func TestUnreachable(t *testing.T) {
 		{"reset", wrap(syscall.ECONNRESET), true},
 		{"bad conn", wrap(driver.ErrBadConn), true},
 		{"conn done", wrap(sql.ErrConnDone), true},
+		{"pool closed under the call", wrap(closedPoolErr()), true},
 		{"eof", wrap(io.EOF), true},
 		{"unexpected eof", wrap(io.ErrUnexpectedEOF), true},
 		{"deadline", wrap(context.DeadlineExceeded), true},
@@ -53,4 +54,15 @@ func TestUnreachable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// closedPoolErr is the error database/sql gives once the pool is closed.
+func closedPoolErr() error {
+	db, err := sql.Open("postgres", "postgres://127.0.0.1:1/x?sslmode=disable")
+	if err != nil {
+		return err
+	}
+	db.Close()
+	_, err = db.Exec("SELECT 1")
+	return err
 }

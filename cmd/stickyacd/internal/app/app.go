@@ -97,6 +97,12 @@ func Serve(drain, hard context.Context, cfg *config.Config, log *slog.Logger, ve
 		return err
 	case <-hard.Done():
 		log.Warn("stopping now; calls in progress are handed back to the dialplan", "active_calls", a.esl.Active())
+		// The handlers' last writes (a callback promise, the call record)
+		// get a moment before the stores close under them.
+		select {
+		case <-errc:
+		case <-time.After(2 * time.Second):
+		}
 		return nil
 	}
 }
