@@ -211,7 +211,8 @@ UPDATE callback_tasks SET next_check_at = $1
 
 	sqlListTasks = `
 SELECT ` + taskColumns + ` FROM callback_tasks t
- WHERE ($1 = '' OR t.status = $1) AND ($2 = '' OR t.agent_id = $2)
+ WHERE ($1 = '' OR t.status = $1 OR ($1 = 'open' AND t.status IN ('pending', 'assigned', 'in_progress')))
+   AND ($2 = '' OR t.agent_id = $2)
  ORDER BY t.priority DESC, t.due_at, t.id
  LIMIT $3`
 
@@ -428,6 +429,10 @@ func (s *Tasks) Task(ctx context.Context, id int64) (callback.Task, error) {
 }
 
 // TaskFilter selects tasks for List; empty fields select everything.
+// StatusOpen in a TaskFilter selects every task still to be worked:
+// pending, assigned and in progress.
+const StatusOpen callback.Status = "open"
+
 type TaskFilter struct {
 	Status  callback.Status
 	AgentID string
@@ -441,7 +446,7 @@ const maxListedTasks = 1000
 // first (priority, then due time). ErrBadFilter for an unknown status.
 func (s *Tasks) List(ctx context.Context, f TaskFilter) ([]callback.Task, error) {
 	switch f.Status {
-	case "", callback.StatusPending, callback.StatusAssigned, callback.StatusInProgress, callback.StatusCompleted, callback.StatusCancelled:
+	case "", StatusOpen, callback.StatusPending, callback.StatusAssigned, callback.StatusInProgress, callback.StatusCompleted, callback.StatusCancelled:
 	default:
 		return nil, fmt.Errorf("list callback tasks: %w: unknown status %q", ErrBadFilter, f.Status)
 	}

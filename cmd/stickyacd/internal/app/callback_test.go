@@ -186,6 +186,11 @@ func TestCallbackAPI(t *testing.T) {
 	if got := e.tasks("?status=completed&agent=A4"); len(got) != 1 {
 		t.Fatalf("filtered list %+v", got)
 	}
+	res2 := e.call(fstest.CallSpec{Caller: "13900000001", Input: []string{"2"}})
+	e.taskOf(res2.UUID)
+	if got := e.tasks("?status=open&limit=1"); len(got) != 1 || got[0].CallUUID != res2.UUID {
+		t.Fatalf("open tasks %+v", got)
+	}
 	if st := e.api("GET", "/api/v1/callbacks?status=bogus", nil, &errBody); st != 400 {
 		t.Fatalf("bad filter: %d", st)
 	}

@@ -214,26 +214,12 @@ func timeOrNil(t time.Time) *time.Time {
 // callbacksAPI serves /api/v1/callbacks.
 type callbacksAPI struct{ a *App }
 
-var taskStatuses = map[string]bool{
-	string(callback.StatusPending): true, string(callback.StatusAssigned): true, string(callback.StatusInProgress): true,
-	string(callback.StatusCompleted): true, string(callback.StatusCancelled): true, "open": true,
-}
-
 func (api callbacksAPI) List(ctx context.Context, f httpapi.CallbackFilter) ([]any, error) {
-	if f.Status != "" && !taskStatuses[f.Status] {
+	tasks, err := api.a.tasks.List(ctx, store.TaskFilter{Status: callback.Status(f.Status), AgentID: f.Agent, Limit: f.Limit})
+	if errors.Is(err, store.ErrBadFilter) {
 		return nil, fmt.Errorf("%w: status %q: must be pending, assigned, in_progress, completed, cancelled or open", httpapi.ErrInvalid, f.Status)
 	}
-	var tasks []callback.Task
-	var err error
-	if f.Status == "open" {
-		for _, st := range []callback.Status{callback.StatusPending, callback.StatusAssigned, callback.StatusInProgress} {
-			var some []callback.Task
-			if some, err = api.a.tasks.List(ctx, store.TaskFilter{Status: st, AgentID: f.Agent, Limit: f.Limit}); err != nil {
-				return nil, err
-			}
-			tasks = append(tasks, some...)
-		}
-	} else if tasks, err = api.a.tasks.List(ctx, store.TaskFilter{Status: callback.Status(f.Status), AgentID: f.Agent, Limit: f.Limit}); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	out := make([]any, len(tasks))

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -154,8 +155,10 @@ func (s *server) auth(next http.Handler) http.Handler {
 	want := []byte("Bearer " + s.c.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
-		// EventSource cannot set headers; the wallboard passes ?token=.
-		if len(got) == 0 && r.URL.Query().Get("token") != "" {
+		// EventSource cannot set headers: an event stream may pass
+		// ?token= (only a stream: elsewhere it would end up in logs and
+		// browser histories for nothing).
+		if len(got) == 0 && strings.HasSuffix(r.URL.Path, "/events") && r.URL.Query().Get("token") != "" {
 			got = []byte("Bearer " + r.URL.Query().Get("token"))
 		}
 		if subtle.ConstantTimeCompare(got, want) != 1 {
@@ -403,7 +406,9 @@ func decodeOptional(r *http.Request, v any) error {
 		return nil
 	}
 	err := decode(r, v)
-	if err != nil && strings.HasSuffix(err.Error(), "EOF") {
+	if errors.Is(err, io.EOF) {
+		// An empty body (chunked, so ContentLength was unknown). A body
+		// cut short is io.ErrUnexpectedEOF, and an error.
 		return nil
 	}
 	return err

@@ -157,6 +157,8 @@ func TestAPI(t *testing.T) {
 			}
 		}},
 		{"reassign", "POST", "/api/v1/callbacks/7/reassign", "tok", `{"agent_id":"S1"}`, 200, nil},
+		{"body cut short is no empty body", "POST", "/api/v1/callbacks/7/reassign", "tok", `{"agent_id":"S`, 400, hasError},
+		{"token in the query only for event streams", "GET", "/api/v1/agents?token=tok", "", "", 401, hasError},
 		{"call", "GET", "/api/v1/calls/c1", "tok", "", 200, func(t *testing.T, b map[string]any) {
 			if b["uuid"] != "c1" || b["entry"] != "known" {
 				t.Fatalf("got %v", b)
