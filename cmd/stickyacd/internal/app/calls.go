@@ -47,7 +47,7 @@ func (a *App) buildFlow() error {
 		},
 	}, routing.Deps{
 		Directory: a.repo,
-		Presence:  a.pres,
+		Presence:  flowPresence{a.pres},
 		Tasks:     a.spool,
 		Records:   a.repo,
 		Notifier:  screenPops{a},
@@ -56,6 +56,34 @@ func (a *App) buildFlow() error {
 		Logger:    a.log.With("component", "routing"),
 	})
 	return err
+}
+
+// flowPresence is presence as the call flow uses it: a transition refused
+// because the agent has already moved on (a late or repeated one, e.g. after
+// reconciliation freed the agent) changed nothing and is no failure.
+type flowPresence struct{ *presence.Store }
+
+func notOwnerIsNil(err error) error {
+	if errors.Is(err, presence.ErrNotOwner) {
+		return nil
+	}
+	return err
+}
+
+func (p flowPresence) Ringing(ctx context.Context, agentID, callUUID string) error {
+	return notOwnerIsNil(p.Store.Ringing(ctx, agentID, callUUID))
+}
+
+func (p flowPresence) Answered(ctx context.Context, agentID, callUUID string) error {
+	return notOwnerIsNil(p.Store.Answered(ctx, agentID, callUUID))
+}
+
+func (p flowPresence) Release(ctx context.Context, agentID, callUUID string, why routing.Result) error {
+	return notOwnerIsNil(p.Store.Release(ctx, agentID, callUUID, why))
+}
+
+func (p flowPresence) Hangup(ctx context.Context, agentID, callUUID string) error {
+	return notOwnerIsNil(p.Store.Hangup(ctx, agentID, callUUID))
 }
 
 // handle serves one call FreeSWITCH hands to the outbound socket: an inbound
@@ -76,7 +104,7 @@ func (a *App) handle(ctx context.Context, s *esl.Session) {
 }
 
 func (a *App) route(ctx context.Context, s *esl.Session) {
-	leg := &callerLeg{a: a, s: s, live: a.live.start(s.UUID(), s.CallerNumber(), a.clock.Now())}
+	leg := &callerLeg{a: a, s: s, live: a.live.start(s.UUID(), s.CallerNumber(), a.clock)}
 	defer a.live.end(s.UUID())
 	trace := a.router.Handle(ctx, routing.Call{UUID: s.UUID(), CallerNumber: s.CallerNumber(), CallerName: s.CallerName()}, leg)
 	a.metrics.ObserveCall(trace)
@@ -357,13 +385,14 @@ type liveCalls struct {
 
 type liveCall struct {
 	mu    sync.Mutex
+	clock Clock
 	trace routing.Trace
 }
 
 func newLiveCalls() *liveCalls { return &liveCalls{calls: map[string]*liveCall{}} }
 
-func (l *liveCalls) start(uuid, caller string, now time.Time) *liveCall {
-	c := &liveCall{trace: routing.Trace{UUID: uuid, Caller: caller, StartedAt: now, Steps: []routing.StepTrace{}}}
+func (l *liveCalls) start(uuid, caller string, clock Clock) *liveCall {
+	c := &liveCall{clock: clock, trace: routing.Trace{UUID: uuid, Caller: caller, StartedAt: clock.Now(), Steps: []routing.StepTrace{}}}
 	l.mu.Lock()
 	l.calls[uuid] = c
 	l.mu.Unlock()
@@ -399,7 +428,7 @@ func (c *liveCall) attempt(step routing.Step, agentID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.trace.Steps = append(c.trace.Steps, routing.StepTrace{
-		Step: step, StartedAt: time.Now(), Candidates: []routing.CandidateTrace{{AgentID: agentID}},
+		Step: step, StartedAt: c.clock.Now(), Candidates: []routing.CandidateTrace{{AgentID: agentID}},
 	})
 }
 
@@ -422,7 +451,7 @@ func (c *liveCall) setResult(agentID string, r routing.Result, cause string) {
 		s := &c.trace.Steps[i]
 		if len(s.Candidates) == 1 && s.Candidates[0].AgentID == agentID {
 			s.Candidates[0].Result, s.Candidates[0].Cause = r, cause
-			s.MS = float64(time.Since(s.StartedAt).Microseconds()) / 1000
+			s.MS = float64(c.clock.Now().Sub(s.StartedAt).Microseconds()) / 1000
 			return
 		}
 	}

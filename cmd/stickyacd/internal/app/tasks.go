@@ -74,8 +74,6 @@ var feedEvent = map[callback.EventKind]string{
 	callback.EventReminded:   "reminder",
 	callback.EventReassigned: "reassignment",
 	callback.EventEscalated:  "escalation",
-	callback.EventCompleted:  "completion",
-	callback.EventCancelled:  "cancellation",
 }
 
 // notices pushes the worker's notices to the agent's feed and, for those

@@ -21,7 +21,7 @@ import (
 // Event is one item of an agent's feed.
 type Event struct {
 	ID      string          `json:"id"`
-	Type    string          `json:"type"` // screen_pop | reminder | task_assigned | escalation
+	Type    string          `json:"type"` // screen_pop | assignment | reminder | reassignment | escalation
 	AgentID string          `json:"agent_id"`
 	At      time.Time       `json:"at"`
 	Data    json.RawMessage `json:"data"`

@@ -67,19 +67,19 @@ func New(gauges map[string]func() float64) *Metrics {
 		}, []string{"abandoned"}),
 		degraded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stickyacd_calls_degraded_total",
-			Help: "Calls that fell back to the callback path because Redis or PostgreSQL failed mid-call.",
+			Help: "Calls whose trace records an error: a store failing mid-call (the caller then gets the callback path), a presence update lost, no number to call back, an internal error.",
 		}),
 		FeatureCodes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stickyacd_feature_codes_total",
 			Help: "Agent feature codes (login, logout, break, next_callback), by result.",
 		}, []string{"action", "result"}),
 		CallbackActions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stickyacd_callback_actions_total",
-			Help: "Callback task actions by the worker and the API (assigned, reminded, reassigned, escalated, completed …).",
+			Name: "stickyacd_callback_notices_total",
+			Help: "Callback task notices to agents, by kind (assigned, reminded, reassigned, escalated).",
 		}, []string{"kind"}),
 		Reminders: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stickyacd_reminders_sent_total",
-			Help: "Reminders delivered to agents, by channel (sse, chat, webhook) and result.",
+			Name: "stickyacd_notices_sent_total",
+			Help: "Callback notices pushed to agents, by channel (sse: the agent's event stream, relayed to every instance; chat: a SIP MESSAGE) and result.",
 		}, []string{"channel", "result"}),
 		EventClient: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stickyacd_freeswitch_events_total",
@@ -150,11 +150,14 @@ func (m *Metrics) ObserveCall(t *routing.Trace) {
 			}
 		}
 	}
-	if t.TaskID != nil || t.Outcome == routing.OutcomeCallback {
-		abandoned := "false"
-		if t.Outcome == routing.OutcomeAbandoned {
-			abandoned = "true"
+	for _, st := range t.Steps {
+		// Step 04 says whether the promise was written (or spooled).
+		if st.Step == routing.StepTask && (st.Result == "created" || st.Result == "spooled") {
+			abandoned := "false"
+			if t.Outcome == routing.OutcomeAbandoned {
+				abandoned = "true"
+			}
+			m.tasksCreated.WithLabelValues(abandoned).Inc()
 		}
-		m.tasksCreated.WithLabelValues(abandoned).Inc()
 	}
 }
