@@ -19,4 +19,7 @@ var (
 	ErrFailed = errors.New("esl: freeswitch reported a failure")
 	// ErrInvalidArgument: a value cannot be carried in FreeSWITCH's syntax.
 	ErrInvalidArgument = errors.New("esl: invalid argument")
+	// ErrPromptNotPlayed: play_and_get_digits ended before collecting
+	// because its prompt could not be played (a missing sound file).
+	ErrPromptNotPlayed = errors.New("esl: prompt could not be played")
 )

@@ -152,7 +152,7 @@ func digitsResult(ev Event, v string) (string, error) {
 	// ends, except when the prompt could not be played (a missing sound
 	// file): then nothing was asked, let alone collected.
 	if !ev.Has("variable_read_result") || ev.Var("read_result") == "" {
-		return "", fmt.Errorf("play_and_get_digits: prompt not played: %w", ErrFailed)
+		return "", fmt.Errorf("play_and_get_digits: %w", ErrPromptNotPlayed)
 	}
 	if ev.Var(v+"_invalid") != "" {
 		return "", fmt.Errorf("play_and_get_digits: %w", ErrInvalidInput)

@@ -375,7 +375,7 @@ func TestPlayAndGetDigits(t *testing.T) {
 		{"all invalid", []string{"variable_id_digits_invalid", "12", "variable_read_result", "failure"}, "", ErrInvalidInput},
 		{"hang-up", []string{"variable_read_result", "failure", "Answer-State", "hangup", "Hangup-Cause", "NORMAL_CLEARING"}, "", ErrHangup},
 		{"hang-up half-way through the digits", []string{"variable_id_digits", "110101", "variable_read_result", "failure", "Answer-State", "hangup", "Hangup-Cause", "NORMAL_CLEARING"}, "", ErrHangup},
-		{"prompt file missing", []string{}, "", ErrFailed},
+		{"prompt file missing", []string{}, "", ErrPromptNotPlayed},
 		{"hang-up after invalid", []string{"variable_id_digits_invalid", "12", "Answer-State", "hangup"}, "", ErrHangup},
 	}
 	for _, tc := range tests {

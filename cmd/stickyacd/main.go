@@ -51,7 +51,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := cfg.Validate(need); err != nil {
 			return nil, nil, err
 		}
-		return cfg, app.NewLogger(cfg.Log, stderr), nil
+		log := app.NewLogger(cfg.Log, stderr)
+		// eslgo's own chatter goes to the default logger (its listener is
+		// the process's): the same level and format.
+		slog.SetDefault(log)
+		return cfg, log, nil
 	}
 
 	serve := &cobra.Command{

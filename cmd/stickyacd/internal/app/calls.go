@@ -158,7 +158,7 @@ func (l *callerLeg) Collect(ctx context.Context, c routing.Collect) (string, err
 		Var: "stickyacd_digits", Regexp: c.Pattern, Sensitive: c.Sensitive,
 	}
 	digits, err := l.s.PlayAndGetDigits(ctx, p)
-	if errors.Is(err, esl.ErrFailed) {
+	if errors.Is(err, esl.ErrPromptNotPlayed) {
 		// A prompt FreeSWITCH cannot play ends the collection before any
 		// key is taken; ask in silence rather than lose the caller's input.
 		l.s.Logger().Error("prompt could not be played; collecting without it (check the prompts.* sound paths)", "prompt", prompt)

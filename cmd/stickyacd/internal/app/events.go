@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -20,12 +21,13 @@ type fsEvents struct {
 	kick    chan struct{}
 	realmMu sync.Mutex
 	realms  map[string]string // extension → SIP realm it registered in
+	regs    map[string]bool   // extension → registered, as last reported
 }
 
 var _ esl.EventHandler = (*fsEvents)(nil)
 
 func newFSEvents(a *App) *fsEvents {
-	return &fsEvents{a: a, kick: make(chan struct{}, 1), realms: map[string]string{}}
+	return &fsEvents{a: a, kick: make(chan struct{}, 1), realms: map[string]string{}, regs: map[string]bool{}}
 }
 
 // Connected is called after every (re)connection: what happened while we
@@ -44,16 +46,24 @@ func (e *fsEvents) RegistrationChanged(ctx context.Context, r esl.Registration) 
 	if err != nil {
 		return // a phone that is no agent's
 	}
+	e.realmMu.Lock()
 	if r.Registered && r.Realm != "" {
-		e.realmMu.Lock()
 		e.realms[r.User] = r.Realm
-		e.realmMu.Unlock()
 	}
+	was, seen := e.regs[r.User]
+	e.regs[r.User] = r.Registered
+	e.realmMu.Unlock()
 	if err := e.a.pres.SetRegistered(ctx, agent.ID, r.Registered); err != nil {
 		e.a.log.Error("presence: registration not recorded", "agent_id", agent.ID, "kind", r.Kind, "err", err)
 		return
 	}
-	e.a.log.Info("agent phone registration", "agent_id", agent.ID, "extension", r.User, "registered", r.Registered, "kind", r.Kind)
+	// Phones refresh their registration every few minutes: only a change
+	// is news.
+	level := slog.LevelDebug
+	if !seen || was != r.Registered {
+		level = slog.LevelInfo
+	}
+	e.a.log.Log(ctx, level, "agent phone registration", "agent_id", agent.ID, "extension", r.User, "registered", r.Registered, "kind", r.Kind)
 	if r.Registered {
 		e.a.worker.Kick()
 	}
