@@ -213,8 +213,16 @@ func (p *plan) assign(ctx context.Context, c *Change) {
 		if !errors.Is(err, ErrNoAgent) {
 			p.w.log.Warn("callback: cannot choose an agent", "call_uuid", t.CallUUID, "task_id", t.ID, "err", err)
 		}
-		// Stays pending; retried each interval, or at once on Kick.
-		t.NextCheckAt = p.now.Add(p.w.cfg.Interval)
+		// Stays pending, looked at again after half its age so far
+		// (between Interval and RemindEvery): a night without agents does
+		// not rewrite every pending task every few seconds. An agent
+		// coming online wakes them all at once (Kick).
+		var age time.Duration
+		if !t.CreatedAt.IsZero() {
+			age = p.now.Sub(t.CreatedAt)
+		}
+		wait := min(max(age/2, p.w.cfg.Interval), p.w.cfg.RemindEvery)
+		t.NextCheckAt = p.now.Add(wait)
 		return
 	}
 	p.give(c, EventAssigned, id, p.team[id], fmt.Sprintf("least loaded online with skill %s (%d open)", t.BusinessType, p.counts[id]))

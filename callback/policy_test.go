@@ -410,3 +410,25 @@ func TestWorkerRespectsOtherLeases(t *testing.T) {
 		t.Errorf("pass worked %d tasks leased by another worker", n)
 	}
 }
+
+// A task that has waited long for an agent is looked at less and less often
+// (half its age, up to RemindEvery), not rewritten every Interval all night.
+func TestPendingTaskBacksOff(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		age, want time.Duration
+	}{
+		{0, DefaultInterval},
+		{4 * time.Minute, 2 * time.Minute},
+		{5 * time.Hour, DefaultRemindEvery},
+	} {
+		e := newEnv(t, Config{})
+		task := unknown("new")
+		task.CreatedAt = start.Add(-tt.age)
+		id := e.store.add(task)
+		e.pass(t)
+		if got := e.store.get(id); got.Status != StatusPending || !got.NextCheckAt.Equal(start.Add(tt.want)) {
+			t.Errorf("pending %s: next check %s, want %s later", tt.age, got.NextCheckAt, tt.want)
+		}
+	}
+}
