@@ -347,8 +347,17 @@ func TestTasksListFiltersAndJSON(t *testing.T) {
 			}
 		})
 	}
-	if _, err := s.List(ctx, store.TaskFilter{Status: "open"}); !errors.Is(err, store.ErrBadFilter) {
+	if _, err := s.List(ctx, store.TaskFilter{Status: "done"}); !errors.Is(err, store.ErrBadFilter) {
 		t.Errorf("unknown status: %v, want ErrBadFilter", err)
+	}
+	open, err := s.List(ctx, store.TaskFilter{Status: store.StatusOpen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range open {
+		if !task.Status.Open() {
+			t.Errorf("open list holds a %s task", task.Status)
+		}
 	}
 
 	// The JSON field names are the external contract of DESIGN.md §4.6.
