@@ -40,8 +40,9 @@ import (
 // Sandbox names: the schema and key prefix must start with this.
 const sandboxOwner = "stickyacd_bench"
 
-// ThrowawayKey hashes the synthetic ID numbers when the configuration has
-// no security.id_hash_key: the data are made up, so no secret is needed.
+// ThrowawayKey hashes the synthetic ID numbers, whatever the configuration
+// says: the data are made up, so no secret is needed, and the deployment's
+// key is never printed (--server-env) or spent on them.
 const ThrowawayKey = "stickyacd-bench-throwaway-key"
 
 // Options are the flags of `stickyacd bench`.
@@ -144,10 +145,6 @@ func (o Options) validate() error {
 // applied as is, and a stickyacd started for --addr needs the same. base
 // is the user's configuration; eventSocket the emulator's inbound socket.
 func ServerEnv(base *config.Config, o Options, schema sandbox.Schema, eventSocket string) map[string]string {
-	key := base.Security.IDHashKey
-	if key == "" {
-		key = ThrowawayKey
-	}
 	return map[string]string{
 		config.EnvName("postgres.dsn"):                  schema.DSN(),
 		config.EnvName("presence.key_prefix"):           o.RedisPrefix,
@@ -158,7 +155,7 @@ func ServerEnv(base *config.Config, o Options, schema sandbox.Schema, eventSocke
 		config.EnvName("routing.wrap_up"):               sandbox.Scaled(base.Routing.WrapUp, o.Speed),
 		config.EnvName("routing.hangup_grace"):          sandbox.Scaled(base.Routing.HangupGrace, o.Speed),
 		config.EnvName("freeswitch.event_socket"):       eventSocket,
-		config.EnvName("security.id_hash_key"):          key,
+		config.EnvName("security.id_hash_key"):          ThrowawayKey,
 	}
 }
 
