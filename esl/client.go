@@ -158,8 +158,8 @@ func (c *Client) Run(ctx context.Context) error {
 			backoff = min(2*backoff, c.opts.ReconnectMax)
 			continue
 		}
-		backoff = c.opts.ReconnectMin
 		c.log.Info("esl event socket connected", "addr", c.opts.Addr)
+		up := time.Now()
 		q.push(queued{gen: gen, connected: true})
 		select {
 		case <-ctx.Done():
@@ -169,8 +169,20 @@ func (c *Client) Run(ctx context.Context) error {
 		case <-ic.lost:
 			c.setCurrent(nil)
 			ic.drop()
-			c.log.Warn("esl event socket disconnected", "addr", c.opts.Addr)
 		}
+		// A connection that lasted is a fresh start; one dropped at once
+		// (a FreeSWITCH closing every session) backs off like a failed
+		// connect, rather than reconnecting in a tight loop.
+		if time.Since(up) > c.opts.ReconnectMax {
+			backoff = c.opts.ReconnectMin
+		}
+		c.log.Warn("esl event socket disconnected", "addr", c.opts.Addr, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, c.opts.ReconnectMax)
 	}
 }
 
