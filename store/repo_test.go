@@ -407,7 +407,7 @@ func TestUnknownAgentReloadsSnapshot(t *testing.T) {
 		t.Fatalf("chain of an agent imported after the snapshot: %v", err)
 	}
 	if a, err := r.AgentByExtension(ctx, "2004"); err != nil || a.ID != "S2004" {
-		t.Fatalf("agent by extension: %+v, %v", a, err)
+		t.Fatalf("agent by extension after the reload: %+v, %v", a, err)
 	}
 	if _, err := r.Agent(ctx, "NOBODY"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown agent: %v", err)
