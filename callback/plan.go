@@ -113,29 +113,21 @@ func (p *plan) load(ctx context.Context, codes []string) {
 		return
 	}
 	p.counts = counts
-	rank := make(map[string]int, len(online))
-	for i, id := range online {
-		rank[id] = i
-	}
+	// online is in presence's longest-idle order: each skill's list keeps
+	// it by filtering, in one pass (no sort: with tens of thousands of
+	// agents a sort per skill and pass was most of the worker's CPU).
 	for code, agents := range skilled {
-		var on []string
+		has := make(map[string]bool, len(agents))
 		for _, id := range agents {
-			if _, ok := rank[id]; ok {
+			has[id] = true
+		}
+		var on []string
+		for _, id := range online {
+			if has[id] {
 				on = append(on, id)
 			}
 		}
-		sortByRank(on, rank)
 		p.online[code] = on
-	}
-}
-
-// sortByRank orders ids by presence's longest-idle order (insertion sort:
-// the lists are short and usually nearly sorted).
-func sortByRank(ids []string, rank map[string]int) {
-	for i := 1; i < len(ids); i++ {
-		for j := i; j > 0 && rank[ids[j]] < rank[ids[j-1]]; j-- {
-			ids[j], ids[j-1] = ids[j-1], ids[j]
-		}
 	}
 }
 
