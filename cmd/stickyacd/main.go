@@ -234,9 +234,7 @@ func benchCommand(configFile *string, stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			o.Logger = app.NewLogger(cfg.Log, stderr)
-			if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				o.Progress = stderr
-			}
+			o.Progress = progressWriter(stdout)
 			if logFile != "" {
 				f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 				if err != nil {
@@ -288,6 +286,16 @@ func benchCommand(configFile *string, stdout, stderr io.Writer) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
 	f.BoolVar(&serverEnv, "server-env", false, "print the environment a stickyacd for --addr needs, and exit")
 	return cmd
+}
+
+// progressWriter is where the bench draws its progress bar: stdout when it
+// is a terminal (someone is watching), nowhere when it is piped or saved, so
+// --json output and saved tables stay clean.
+func progressWriter(stdout io.Writer) io.Writer {
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return stdout
+	}
+	return nil
 }
 
 // demoCommand is `stickyacd demo`.
