@@ -195,6 +195,11 @@ SELECT agent_id, count(*) AS n FROM callback_tasks
  WHERE agent_id = ANY($1) AND status IN ('assigned', 'in_progress')
  GROUP BY agent_id`
 
+	sqlAllOpenCounts = `
+SELECT agent_id, count(*) AS n FROM callback_tasks
+ WHERE status IN ('assigned', 'in_progress')
+ GROUP BY agent_id`
+
 	// An in_progress task without a lease is a next_callback call whose
 	// lease was taken over: nothing else would ever pick it up again.
 	sqlRescueTasks = `
@@ -370,6 +375,13 @@ func timeTexts(ts []time.Time) []string {
 	return out
 }
 
+// openCountsListMax is the longest agent list sent to PostgreSQL as an
+// array. Planning = ANY over the worker's whole online list took 60–290 ms
+// per pass at 50 000 agents, on the connections calls need; above this the
+// open tasks are counted for everyone (the partial index holds only open
+// tasks) and filtered here.
+const openCountsListMax = 500
+
 // OpenCounts returns the assigned and in-progress tasks of each agent
 // (callback.Store, and the agents API's open_tasks).
 func (s *Tasks) OpenCounts(ctx context.Context, agentIDs []string) (map[string]int, error) {
@@ -377,12 +389,25 @@ func (s *Tasks) OpenCounts(ctx context.Context, agentIDs []string) (map[string]i
 		AgentID string `db:"agent_id"`
 		N       int    `db:"n"`
 	}
-	if err := s.db.pool.SelectContext(ctx, &rows, sqlOpenCounts, pq.Array(agentIDs)); err != nil {
-		return nil, fmt.Errorf("count open callback tasks: %w", err)
+	var asked map[string]bool // nil: the query itself kept only agentIDs
+	var err error
+	if len(agentIDs) <= openCountsListMax {
+		err = s.db.pool.SelectContext(ctx, &rows, sqlOpenCounts, pq.Array(agentIDs))
+	} else {
+		asked = make(map[string]bool, len(agentIDs))
+		for _, id := range agentIDs {
+			asked[id] = true
+		}
+		err = s.db.pool.SelectContext(ctx, &rows, sqlAllOpenCounts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("count open callback tasks of %d agents: %w", len(agentIDs), err)
 	}
 	counts := make(map[string]int, len(rows))
 	for _, r := range rows {
-		counts[r.AgentID] = r.N
+		if asked == nil || asked[r.AgentID] {
+			counts[r.AgentID] = r.N
+		}
 	}
 	return counts, nil
 }
