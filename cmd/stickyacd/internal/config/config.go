@@ -268,7 +268,7 @@ func Defaults() map[string]any {
 
 		"postgres.dsn":               "postgres://postgres@127.0.0.1:5432/stickyacd?sslmode=disable",
 		"postgres.max_open_conns":    20,
-		"postgres.max_idle_conns":    10,
+		"postgres.max_idle_conns":    20,
 		"postgres.conn_max_lifetime": "30m",
 
 		"http.listen": "127.0.0.1:8080",
