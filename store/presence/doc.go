@@ -11,6 +11,12 @@
 // online when available and registered (or when Options.RequireRegistration
 // is off), and offerable when online, idle and past its ready-at time.
 //
+// Idle-since orders "longest idle first". It moves at the end of a call or
+// wrap-up and, as mod_callcenter's last_offered_call does, when the agent's
+// phone turns a call down (busy, no answer, rejected, unreachable): an
+// always-busy phone must not head the order and take every caller's first
+// tries. A reservation released before any ringing leaves it alone.
+//
 // Every state but idle carries an expiry (the reservation TTL, the wrap-up,
 // or Options.MaxCallDuration as a backstop for calls whose end was missed),
 // and every expiry is judged by the Redis server clock inside the scripts:

@@ -58,7 +58,7 @@ type Agent struct {
 	Registered bool
 	Online     bool // available, and registered unless that is waived
 	StateSince time.Time
-	IdleSince  time.Time // when the agent last became free for calls
+	IdleSince  time.Time // last became free for calls, or last turned one down
 	CallUUID   string    // the call or outside channel holding the agent
 	External   bool      // CallUUID is a call outside stickyacd
 	NoAnswers  int       // consecutive

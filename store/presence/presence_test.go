@@ -523,6 +523,37 @@ func TestReleasePenalties(t *testing.T) {
 	})
 }
 
+// TestTurnedDownOfferGoesToTheBack: a phone that turns a call down was
+// offered it (mod_callcenter's last_offered_call), so it no longer heads the
+// longest-idle order; a reservation released before any ringing was no offer.
+func TestTurnedDownOfferGoesToTheBack(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	for _, why := range []routing.Result{routing.ResultBusy, routing.ResultNoAnswer, routing.ResultRejected, routing.ResultUnreachable} {
+		t.Run(string(why), func(t *testing.T) {
+			t.Parallel()
+			s := presencetest.NewWithOptions(t, presence.Options{})
+			available(t, s, "a", "b")
+			reserve(t, s, "c1", "a")
+			must(t, s.Release(ctx, "a", "c1", why))
+			if r, err := s.ReserveAny(ctx, "c2", nil); err != nil || r.AgentID != "b" {
+				t.Fatalf("after a %s offer to a: reserved %+v, %v; want b, now the longest idle", why, r, err)
+			}
+			checkIndexes(t, s)
+		})
+	}
+	t.Run("never rung", func(t *testing.T) {
+		t.Parallel()
+		s := presencetest.NewWithOptions(t, presence.Options{})
+		available(t, s, "a", "b")
+		reserve(t, s, "c1", "a")
+		must(t, s.Release(ctx, "a", "c1", ""))
+		if r, err := s.ReserveAny(ctx, "c2", nil); err != nil || r.AgentID != "a" {
+			t.Fatalf("after an unused reservation of a: reserved %+v, %v; want a, still the longest idle", r, err)
+		}
+	})
+}
+
 func TestDelayExpires(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -534,10 +565,11 @@ func TestDelayExpires(t *testing.T) {
 	if _, err := s.ReserveAny(ctx, "c2", nil); !errors.Is(err, routing.ErrNoAgent) {
 		t.Fatalf("reserve during the delay: %v", err)
 	}
-	presencetest.WaitUntil(t, get(t, s, "a").ReadyAt)
+	released := get(t, s, "a")
+	presencetest.WaitUntil(t, released.ReadyAt)
 	a := get(t, s, "a")
-	if !a.Offerable() || !a.IdleSince.Equal(idle) {
-		t.Fatalf("after the delay: %+v, idle since %v before", a, idle)
+	if !a.Offerable() || !a.IdleSince.Equal(released.StateSince) || !a.IdleSince.After(idle) {
+		t.Fatalf("after the delay: %+v; want idle since the busy offer at %v (was %v)", a, released.StateSince, idle)
 	}
 	if r, err := s.ReserveAny(ctx, "c2", nil); err != nil || r.AgentID != "a" {
 		t.Fatalf("reserve after the delay: %+v, %v", r, err)

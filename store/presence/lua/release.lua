@@ -26,6 +26,14 @@ end
 if delay > 0 then
   a.ra = NOW + delay
 end
+-- A call the agent's phone turned down was still offered: like
+-- mod_callcenter's last_offered_call, it sends the agent to the back of the
+-- longest-idle order, or a phone that is always busy or never answers would
+-- head it and take every caller's first tries. A reservation never rung
+-- (why "") was no offer.
+if why ~= '' then
+  a.is = NOW
+end
 a.s, a.c, a.x, a.e, a.ss = 'idle', '', '0', 0, NOW
 save(a)
 return res
