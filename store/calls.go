@@ -5,35 +5,40 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/stickyacd/stickyacd/routing"
 )
 
 const (
+	sqlSaveCall = `
+INSERT INTO calls (uuid, caller, customer_id, entry, outcome, agent_id, task_id, trace, started_at, ended_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (uuid) DO UPDATE
+   SET caller = EXCLUDED.caller, customer_id = EXCLUDED.customer_id, entry = EXCLUDED.entry,
+       outcome = EXCLUDED.outcome, agent_id = EXCLUDED.agent_id, task_id = EXCLUDED.task_id,
+       trace = EXCLUDED.trace, started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at`
 	sqlCallTrace = `SELECT trace FROM calls WHERE uuid = $1`
 )
 
 // SaveCall stores the call's decision trace, replacing an earlier save of
-// the same call. Records are written in groups (see callWriter); when ctx
-// ends first the error says so, and the record is still written.
+// the same call.
 func (r *Repo) SaveCall(ctx context.Context, t *routing.Trace) error {
 	doc, err := json.Marshal(t)
 	if err != nil {
 		return fmt.Errorf("save call %s: encode trace: %w", t.UUID, err)
 	}
-	rec := &callRecord{
-		uuid: t.UUID, caller: t.Caller, customerID: t.CustomerID, entry: string(t.Entry),
-		outcome: string(t.Outcome), agentID: t.AgentID, trace: string(doc),
-		startedAt: t.StartedAt.Format(time.RFC3339Nano), done: make(chan error, 1),
-	}
+	var ended sql.NullTime
 	if !t.EndedAt.IsZero() {
-		rec.endedAt = t.EndedAt.Format(time.RFC3339Nano)
+		ended = sql.NullTime{Time: t.EndedAt, Valid: true}
 	}
+	var taskID sql.NullInt64
 	if t.TaskID != nil {
-		rec.taskID = sql.NullInt64{Int64: *t.TaskID, Valid: true}
+		taskID = sql.NullInt64{Int64: *t.TaskID, Valid: true}
 	}
-	if err := r.calls.save(ctx, rec); err != nil {
+	// jsonb goes as text: lib/pq would send []byte as bytea.
+	_, err = r.db.pool.ExecContext(ctx, sqlSaveCall, t.UUID, t.Caller, nullable(t.CustomerID),
+		string(t.Entry), string(t.Outcome), nullable(t.AgentID), taskID, string(doc), t.StartedAt, ended)
+	if err != nil {
 		return fmt.Errorf("save call %s: %w", t.UUID, err)
 	}
 	return nil

@@ -38,7 +38,6 @@ type Repo struct {
 	// instead of lib/pq's two for a query with arguments.
 	byPhone  *sqlx.Stmt
 	byIDHash *sqlx.Stmt
-	calls    callWriter
 }
 
 // RepoOptions tunes a Repo. Zero fields take their defaults.
@@ -67,7 +66,7 @@ func NewRepo(ctx context.Context, db *DB, h IDHasher, o RepoOptions) (*Repo, err
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	r := &Repo{db: db, hasher: h, log: o.Logger, refresh: o.Refresh, calls: callWriter{db: db}}
+	r := &Repo{db: db, hasher: h, log: o.Logger, refresh: o.Refresh}
 	if err := db.pool.GetContext(ctx, &r.schema, `SELECT current_schema()`); err != nil {
 		return nil, fmt.Errorf("new repo: read current schema: %w", err)
 	}
@@ -86,12 +85,9 @@ func NewRepo(ctx context.Context, db *DB, h IDHasher, o RepoOptions) (*Repo, err
 	return r, nil
 }
 
-// Close writes the call records still queued (for up to callBatchTimeout)
-// and releases the prepared statements; the DB stays open.
+// Close releases the prepared statements; the DB stays open.
 func (r *Repo) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), callBatchTimeout)
-	defer cancel()
-	return errors.Join(r.calls.wait(ctx), r.byPhone.Close(), r.byIDHash.Close())
+	return errors.Join(r.byPhone.Close(), r.byIDHash.Close())
 }
 
 const (

@@ -337,9 +337,7 @@ func (a *App) Close() {
 			_ = a.spool.Close()
 		}
 		if a.repo != nil {
-			if err := a.repo.Close(); err != nil {
-				a.log.Error("closing the store", "err", err)
-			}
+			_ = a.repo.Close()
 		}
 		if a.db != nil {
 			_ = a.db.Close()
