@@ -107,7 +107,7 @@ func TestBridgeOutcomes(t *testing.T) {
 			if tt.hungUpBy == "" {
 				c.exec("playback", "silence_stream://100", "", true)
 				c.untilComplete("playback")
-				c.hangup("NORMAL_CLEARING")
+				c.hangupAndWait("NORMAL_CLEARING")
 			}
 			res := c.result()
 			if want := firstNonEmpty(tt.hungUpBy, "app"); res.HungUpBy != want {

@@ -376,6 +376,16 @@ func (c *testCall) hangup(cause string) {
 	c.replyText("sendmsg\ncall-command: hangup\nhangup-cause: " + cause + "\n\n")
 }
 
+// hangupAndWait hangs up and waits for the channel to go down. The +OK only
+// says the message was queued to the channel, as in FreeSWITCH: closing
+// the socket before the channel acted on it lets the socket application
+// end first, and the dialplan then hangs up instead.
+func (c *testCall) hangupAndWait(cause string) {
+	c.t.Helper()
+	c.hangup(cause)
+	c.until("CHANNEL_HANGUP")
+}
+
 func (c *testCall) result() *CallResult {
 	c.t.Helper()
 	c.app.conn.Close()

@@ -207,7 +207,7 @@ func TestPlayAndGetDigits(t *testing.T) {
 				t.Errorf("CHANNEL_HANGUP before completion: %v", sawHangup)
 			}
 			if tt.hungUpBy == "" {
-				c.hangup("NORMAL_CLEARING")
+				c.hangupAndWait("NORMAL_CLEARING")
 			}
 			res := c.result()
 			if want := firstNonEmpty(tt.hungUpBy, "app"); res.HungUpBy != want {
