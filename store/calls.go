@@ -5,40 +5,36 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/stickyacd/stickyacd/routing"
 )
 
 const (
-	sqlSaveCall = `
-INSERT INTO calls (uuid, caller, customer_id, entry, outcome, agent_id, task_id, trace, started_at, ended_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-ON CONFLICT (uuid) DO UPDATE
-   SET caller = EXCLUDED.caller, customer_id = EXCLUDED.customer_id, entry = EXCLUDED.entry,
-       outcome = EXCLUDED.outcome, agent_id = EXCLUDED.agent_id, task_id = EXCLUDED.task_id,
-       trace = EXCLUDED.trace, started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at`
 	sqlCallTrace = `SELECT trace FROM calls WHERE uuid = $1`
 )
 
 // SaveCall stores the call's decision trace, replacing an earlier save of
-// the same call.
-func (r *Repo) SaveCall(ctx context.Context, t *routing.Trace) error {
+// the same call. The record is queued and written behind the call (see
+// callWriter); Call reads it back at once. It fails only when the queue is
+// full.
+func (r *Repo) SaveCall(_ context.Context, t *routing.Trace) error {
 	doc, err := json.Marshal(t)
 	if err != nil {
 		return fmt.Errorf("save call %s: encode trace: %w", t.UUID, err)
 	}
-	var ended sql.NullTime
+	rec := &callRecord{
+		uuid: t.UUID, caller: t.Caller, customerID: t.CustomerID, entry: string(t.Entry),
+		outcome: string(t.Outcome), agentID: t.AgentID, trace: string(doc),
+		startedAt: t.StartedAt.Format(time.RFC3339Nano),
+	}
 	if !t.EndedAt.IsZero() {
-		ended = sql.NullTime{Time: t.EndedAt, Valid: true}
+		rec.endedAt = t.EndedAt.Format(time.RFC3339Nano)
 	}
-	var taskID sql.NullInt64
 	if t.TaskID != nil {
-		taskID = sql.NullInt64{Int64: *t.TaskID, Valid: true}
+		rec.taskID = sql.NullInt64{Int64: *t.TaskID, Valid: true}
 	}
-	// jsonb goes as text: lib/pq would send []byte as bytea.
-	_, err = r.db.pool.ExecContext(ctx, sqlSaveCall, t.UUID, t.Caller, nullable(t.CustomerID),
-		string(t.Entry), string(t.Outcome), nullable(t.AgentID), taskID, string(doc), t.StartedAt, ended)
-	if err != nil {
+	if err := r.calls.save(rec); err != nil {
 		return fmt.Errorf("save call %s: %w", t.UUID, err)
 	}
 	return nil
@@ -47,7 +43,9 @@ func (r *Repo) SaveCall(ctx context.Context, t *routing.Trace) error {
 // Call returns a call's decision trace.
 func (r *Repo) Call(ctx context.Context, uuid string) (*routing.Trace, error) {
 	var doc []byte
-	if err := r.db.pool.GetContext(ctx, &doc, sqlCallTrace, uuid); err != nil {
+	if queued, ok := r.calls.queued(uuid); ok {
+		doc = []byte(queued)
+	} else if err := r.db.pool.GetContext(ctx, &doc, sqlCallTrace, uuid); err != nil {
 		return nil, fmt.Errorf("call %s: %w", uuid, notFound(err))
 	}
 	var t routing.Trace

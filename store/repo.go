@@ -38,6 +38,7 @@ type Repo struct {
 	// instead of lib/pq's two for a query with arguments.
 	byPhone  *sqlx.Stmt
 	byIDHash *sqlx.Stmt
+	calls    *callWriter
 }
 
 // RepoOptions tunes a Repo. Zero fields take their defaults.
@@ -71,12 +72,15 @@ func NewRepo(ctx context.Context, db *DB, h IDHasher, o RepoOptions) (*Repo, err
 		return nil, fmt.Errorf("new repo: read current schema: %w", err)
 	}
 	var err error
+	if r.calls, err = newCallWriter(db, o.Logger); err != nil {
+		return nil, fmt.Errorf("new repo: %w", err)
+	}
 	if r.byPhone, err = db.pool.PreparexContext(ctx, sqlCustomerByPhone); err != nil {
-		return nil, fmt.Errorf("new repo: prepare customer by phone: %w", err)
+		return nil, errors.Join(fmt.Errorf("new repo: prepare customer by phone: %w", err), r.calls.conn.Close())
 	}
 	if r.byIDHash, err = db.pool.PreparexContext(ctx, sqlCustomerByIDHash); err != nil {
-		_ = r.byPhone.Close()
-		return nil, fmt.Errorf("new repo: prepare customer by id number: %w", err)
+		return nil, errors.Join(fmt.Errorf("new repo: prepare customer by id number: %w", err),
+			r.byPhone.Close(), r.calls.conn.Close())
 	}
 	if err := r.Refresh(ctx); err != nil {
 		_ = r.Close()
@@ -85,9 +89,13 @@ func NewRepo(ctx context.Context, db *DB, h IDHasher, o RepoOptions) (*Repo, err
 	return r, nil
 }
 
-// Close releases the prepared statements; the DB stays open.
+// Close writes the call records still queued (for up to callWriteTimeout)
+// and releases the prepared statements and the call records' connection;
+// the DB stays open.
 func (r *Repo) Close() error {
-	return errors.Join(r.byPhone.Close(), r.byIDHash.Close())
+	ctx, cancel := context.WithTimeout(context.Background(), callWriteTimeout)
+	defer cancel()
+	return errors.Join(r.calls.close(ctx), r.byPhone.Close(), r.byIDHash.Close())
 }
 
 const (

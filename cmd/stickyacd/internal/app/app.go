@@ -337,7 +337,9 @@ func (a *App) Close() {
 			_ = a.spool.Close()
 		}
 		if a.repo != nil {
-			_ = a.repo.Close()
+			if err := a.repo.Close(); err != nil {
+				a.log.Error("closing the store", "err", err)
+			}
 		}
 		if a.db != nil {
 			_ = a.db.Close()

@@ -239,7 +239,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		env[config.EnvName("esl.listen")] = eslAddr
 		env[config.EnvName("http.listen")] = "127.0.0.1:0"
 		env[config.EnvName("log.level")] = o.LogLevel
-		env[config.EnvName("esl.max_sessions")] = strconv.Itoa(max(o.Concurrency, o.Hold) + 100)
+		env[config.EnvName("esl.max_sessions")] = strconv.Itoa(2 * max(o.Concurrency, o.Hold))
 		spool, err := os.MkdirTemp("", "stickyacd-bench-spool-")
 		if err != nil {
 			return nil, fmt.Errorf("spool directory: %w", err)
