@@ -34,8 +34,9 @@ ON CONFLICT (uuid) DO UPDATE
 	callQueueMax = 20_000
 	// callWriteTimeout bounds one attempt at writing a group.
 	callWriteTimeout = 10 * time.Second
-	// callWriteAttempts and callRetryFirst: a group PostgreSQL could not be
-	// reached for is tried again after 1, 2, 4 and 8 s, then given up.
+	// callWriteAttempts: a group PostgreSQL could not be reached for is
+	// tried again after 1, 2, 4 and 8 s (callRetryFirst, doubling), then
+	// given up.
 	callWriteAttempts = 5
 	callRetryFirst    = time.Second
 )
@@ -54,8 +55,13 @@ var errCallQueueFull = errors.New("call record queue full: PostgreSQL is not kee
 // back by Repo.Call, so a saved trace can be read at once. The goroutine
 // exists only while records wait.
 type callWriter struct {
-	conn *sql.DB // at most one connection, for this writer only
-	log  *slog.Logger
+	conn       *sql.DB // at most one connection, for this writer only
+	log        *slog.Logger
+	retryFirst time.Duration // callRetryFirst; shorter in tests
+	// stop ends by close: writes in flight are cancelled, nothing more is
+	// tried, what is left is logged as lost.
+	stop   context.Context
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	queue   []*callRecord
@@ -79,7 +85,9 @@ func newCallWriter(db *DB, log *slog.Logger) (*callWriter, error) {
 	conn.SetMaxOpenConns(1)
 	conn.SetMaxIdleConns(1)
 	conn.SetConnMaxLifetime(defaultConnMaxLifetime)
-	return &callWriter{conn: conn, log: log, pending: map[string]*callRecord{}}, nil
+	stop, cancel := context.WithCancel(context.Background())
+	return &callWriter{conn: conn, log: log, pending: map[string]*callRecord{},
+		retryFirst: callRetryFirst, stop: stop, cancel: cancel}, nil
 }
 
 // save queues rec for writing.
@@ -123,6 +131,9 @@ func (w *callWriter) run(idle chan struct{}) {
 		}
 		batch := w.queue[:n:n]
 		w.queue = w.queue[n:]
+		if w.stop.Err() != nil { // closed: give up the whole queue at once
+			batch, w.queue = append(batch, w.queue...), nil
+		}
 		w.mu.Unlock()
 		w.write(batch)
 		w.mu.Lock()
@@ -152,13 +163,18 @@ func (w *callWriter) write(batch []*callRecord) {
 		rows = append(rows, r)
 	}
 	var err error
-	for attempt, wait := 1, callRetryFirst; ; attempt, wait = attempt+1, wait*2 {
+	wait := w.retryFirst
+	for attempt := 1; ; attempt++ {
 		err = w.insert(rows)
-		if err == nil || refusedRecord(err) || attempt == callWriteAttempts {
+		if err == nil || refusedRecord(err) || attempt == callWriteAttempts || w.stop.Err() != nil {
 			break
 		}
 		w.log.Warn("call records not written; trying again", "records", len(rows), "attempt", attempt, "in", wait, "err", err)
-		time.Sleep(wait)
+		select {
+		case <-time.After(wait):
+		case <-w.stop.Done():
+		}
+		wait *= 2
 	}
 	switch {
 	case err == nil:
@@ -187,7 +203,7 @@ func refusedRecord(err error) bool {
 }
 
 func (w *callWriter) insert(rows []*callRecord) error {
-	ctx, cancel := context.WithTimeout(context.Background(), callWriteTimeout)
+	ctx, cancel := context.WithTimeout(w.stop, callWriteTimeout)
 	defer cancel()
 	n := len(rows)
 	uuid, caller, entry, outcome, trace, started := make([]string, n), make([]string, n), make([]string, n),
@@ -208,7 +224,8 @@ func (w *callWriter) insert(rows []*callRecord) error {
 }
 
 // close writes what is still queued, until ctx ends, and closes the
-// writer's connection.
+// writer's connection; a writer still busy then gives up what is left
+// (each record logged) instead of trying again.
 func (w *callWriter) close(ctx context.Context) error {
 	w.mu.Lock()
 	idle, running, queued := w.idle, w.running, len(w.pending)
@@ -220,6 +237,10 @@ func (w *callWriter) close(ctx context.Context) error {
 		case <-ctx.Done():
 			err = fmt.Errorf("%d call records not written before closing: %w", queued, context.Cause(ctx))
 		}
+	}
+	w.cancel()
+	if running {
+		<-idle
 	}
 	return errors.Join(err, w.conn.Close())
 }
