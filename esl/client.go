@@ -496,7 +496,7 @@ func (c *Client) Originate(ctx context.Context, o Originate) (string, error) {
 
 // Registrations lists the registrations FreeSWITCH holds.
 func (c *Client) Registrations(ctx context.Context) ([]Registration, error) {
-	out, err := c.API(ctx, "show registrations as json")
+	out, err := c.show(ctx, "show registrations as json")
 	if err != nil {
 		return nil, err
 	}
@@ -505,11 +505,27 @@ func (c *Client) Registrations(ctx context.Context) ([]Registration, error) {
 
 // Channels lists FreeSWITCH's channels.
 func (c *Client) Channels(ctx context.Context) ([]ChannelInfo, error) {
-	out, err := c.API(ctx, "show channels as json")
+	out, err := c.show(ctx, "show channels as json")
 	if err != nil {
 		return nil, err
 	}
 	return parseChannels(out)
+}
+
+// show runs a listing as a background job. With thousands of channels a
+// busy FreeSWITCH can take seconds over one; as an api command it held up
+// every other command meanwhile, and past the command timeout the event
+// socket was dropped and reconnected (seen in the bench at saturation). A
+// job that outlasts ctx only skips this listing.
+func (c *Client) show(ctx context.Context, cmd string) (string, error) {
+	out, err := c.job(ctx, cmd)
+	if err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(out, "-ERR") {
+		return "", fmt.Errorf("%s: %s: %w", apiName(cmd), strings.TrimSpace(out), ErrFailed)
+	}
+	return out, nil
 }
 
 // onEvent takes an event from eslgo (a goroutine per event) without
