@@ -350,16 +350,18 @@ func (k *call) welcome(ctx context.Context, a Agent) {
 		k.pop(a, StepAnyAgent, true)
 		return
 	}
-	cust, err := k.r.d.Directory.CreateCustomer(sctx, NewCustomer{
+	nc := NewCustomer{
 		CallUUID:     k.trace.UUID,
 		Phone:        k.phone,
 		IDNumber:     k.idNumber,
 		FirstAgentID: agentID,
-	})
+	}
+	cust, err := k.r.d.Directory.CreateCustomer(sctx, nc)
 	if err != nil {
 		k.log.Error("create customer", "step", StepAnyAgent, "agent_id", a.ID, "err", err)
 		k.note(StepAnyAgent, "customer not created")
 		k.fallback(fmt.Sprintf("create customer: %v", err))
+		k.lateCustomer = &nc
 		k.pop(a, StepAnyAgent, true)
 		return
 	}
@@ -368,6 +370,33 @@ func (k *call) welcome(ctx context.Context, a Agent) {
 	k.note(StepAnyAgent, "customer created")
 	k.log.Info("customer created", "step", StepAnyAgent, "customer_id", cust.ID, "first_agent_id", agentID)
 	k.pop(a, StepAnyAgent, true)
+}
+
+// createCustomerLate tries step 021's failed customer creation once more
+// when the call is over: a creation that failed while the caller talked
+// (PostgreSQL saturated or briefly away) would otherwise leave the caller
+// unknown on their next call. Creation is idempotent by call UUID.
+func (k *call) createCustomerLate(ctx context.Context) {
+	if k.lateCustomer == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			k.log.Error("panic creating customer after the call", "step", StepAnyAgent, "panic", fmt.Sprint(p))
+		}
+	}()
+	sctx, cancel := k.detached(ctx)
+	defer cancel()
+	cust, err := k.r.d.Directory.CreateCustomer(sctx, *k.lateCustomer)
+	if err != nil {
+		k.log.Error("create customer after the call", "step", StepAnyAgent, "err", err)
+		k.note(StepAnyAgent, "not created after the call either")
+		return
+	}
+	k.trace.CustomerID = cust.ID
+	k.note(StepAnyAgent, "customer created after the call")
+	k.log.Info("customer created after the call", "step", StepAnyAgent, "customer_id", cust.ID,
+		"first_agent_id", k.lateCustomer.FirstAgentID)
 }
 
 func (k *call) bindFirstAgent(ctx context.Context, agentID string) {

@@ -124,6 +124,36 @@ func TestStoreFailures(t *testing.T) {
 	}
 }
 
+// TestCustomerCreatedAfterTheCall: a step-021 customer whose creation
+// failed while the caller talked is created when the call ends, so the
+// caller is known next time.
+func TestCustomerCreatedAfterTheCall(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.env.Directory.FailOnce("CreateCustomer", errors.New("pool timeout"))
+	cc := rt.NewCall(rt.Script{Inputs: keys(idNobody)})
+	tr := h.router.Handle(context.Background(), routing.Call{UUID: "call-1", CallerNumber: phoneNew}, cc)
+	if tr.Outcome != routing.OutcomeBridged || tr.CustomerID == "" {
+		t.Fatalf("outcome %s customer %q, want bridged with the customer created", tr.Outcome, tr.CustomerID)
+	}
+	if created := h.env.Directory.Created(); len(created) != 1 || created[0].CallUUID != "call-1" {
+		t.Fatalf("created %+v", created)
+	}
+	var note string
+	for _, st := range tr.Steps {
+		if st.Step == routing.StepAnyAgent {
+			note = st.Note
+		}
+	}
+	if !strings.Contains(note, "customer not created") || !strings.Contains(note, "customer created after the call") {
+		t.Errorf("021 note %q", note)
+	}
+	next, err := h.env.Directory.CustomerByPhone(context.Background(), phoneNew)
+	if err != nil || next.ID != tr.CustomerID {
+		t.Errorf("next call's look-up: %+v, %v", next, err)
+	}
+}
+
 // panicky wraps fakes to panic at a chosen method.
 type panickyDirectory struct{ *rt.Directory }
 

@@ -57,6 +57,9 @@ type Call struct {
 //   - An unknown caller with neither a usable number nor an ID number is put
 //     through at 021 without creating a customer: there is nothing to
 //     record them by.
+//   - A 021 customer whose creation fails while the caller talks is tried
+//     once more when the call ends (idempotent by call UUID); the pop has
+//     already gone out without a customer ID.
 //   - Collect.Invalid is always empty: the router plays Prompts.InvalidID
 //     itself, so the caller hears it once whatever rejected the input.
 //   - The HangupGrace wait at the end of 03 is a real timer; the Clock only
@@ -146,6 +149,9 @@ type call struct {
 	chosen   BusinessType
 	brokeErr error // why the caller's leg failed
 	steps    map[Step]int
+	// lateCustomer is step 021's customer whose creation failed while the
+	// caller talked; finish tries it once more.
+	lateCustomer *NewCustomer
 }
 
 // Handle runs the flow for one call and returns its trace, which is also
@@ -167,6 +173,7 @@ func (r *Router) Handle(ctx context.Context, c Call, cc CallControl) *Trace {
 		steps: map[Step]int{},
 	}
 	k.run(ctx, c)
+	k.createCustomerLate(ctx)
 	k.finish(ctx)
 	return k.trace
 }
