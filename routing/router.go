@@ -60,8 +60,9 @@ type Call struct {
 //   - A 021 customer whose creation fails while the caller talks is tried
 //     once more when the call ends (idempotent by call UUID); the pop has
 //     already gone out without a customer ID.
-//   - Collect.Invalid is always empty: the router plays Prompts.InvalidID
-//     itself, so the caller hears it once whatever rejected the input.
+//   - Collect.Invalid is always empty: the router opens the next try with
+//     Prompts.InvalidID as its Preamble, so the caller hears it once
+//     whatever rejected the input, and keys pressed during it count.
 //   - The HangupGrace wait at the end of 03 is a real timer; the Clock only
 //     stamps and measures.
 type Router struct {
@@ -150,7 +151,7 @@ type call struct {
 	brokeErr error // why the caller's leg failed
 	steps    map[Step]int
 	// lateCustomer is step 021's customer whose creation failed while the
-	// caller talked; finish tries it once more.
+	// caller talked; Handle tries it once more before saving the record.
 	lateCustomer *NewCustomer
 }
 

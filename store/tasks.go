@@ -453,11 +453,11 @@ func (s *Tasks) Task(ctx context.Context, id int64) (callback.Task, error) {
 	return tasks[0], nil
 }
 
-// TaskFilter selects tasks for List; empty fields select everything.
 // StatusOpen in a TaskFilter selects every task still to be worked:
 // pending, assigned and in progress.
 const StatusOpen callback.Status = "open"
 
+// TaskFilter selects tasks for List; empty fields select everything.
 type TaskFilter struct {
 	Status  callback.Status
 	AgentID string

@@ -17,11 +17,11 @@ import (
 // agents take or make outside stickyacd. It also reconciles presence with
 // what FreeSWITCH reports, after every (re)connect and periodically.
 type fsEvents struct {
-	a       *App
-	kick    chan struct{}
-	realmMu sync.Mutex
-	realms  map[string]string // extension → SIP realm it registered in
-	regs    map[string]bool   // extension → registered, as last reported
+	a      *App
+	kick   chan struct{}
+	mu     sync.Mutex        // guards realms and regs
+	realms map[string]string // extension → SIP realm it registered in
+	regs   map[string]bool   // extension → registered, as last reported
 }
 
 var _ esl.EventHandler = (*fsEvents)(nil)
@@ -46,13 +46,13 @@ func (e *fsEvents) RegistrationChanged(ctx context.Context, r esl.Registration) 
 	if err != nil {
 		return // a phone that is no agent's
 	}
-	e.realmMu.Lock()
+	e.mu.Lock()
 	if r.Registered && r.Realm != "" {
 		e.realms[r.User] = r.Realm
 	}
 	was, seen := e.regs[r.User]
 	e.regs[r.User] = r.Registered
-	e.realmMu.Unlock()
+	e.mu.Unlock()
 	if err := e.a.pres.SetRegistered(ctx, agent.ID, r.Registered); err != nil {
 		e.a.log.Error("presence: registration not recorded", "agent_id", agent.ID, "kind", r.Kind, "err", err)
 		return
@@ -151,9 +151,9 @@ func (e *fsEvents) reconcile(ctx context.Context) error {
 		if ag, ok := byExt[r.User]; ok && r.Registered {
 			registered[ag.ID] = true
 			if r.Realm != "" {
-				e.realmMu.Lock()
+				e.mu.Lock()
 				e.realms[r.User] = r.Realm
-				e.realmMu.Unlock()
+				e.mu.Unlock()
 			}
 		}
 	}
@@ -193,8 +193,8 @@ func (e *fsEvents) domainOf(extension string) string {
 	if d := e.a.cfg.FreeSWITCH.Domain; d != "" {
 		return d
 	}
-	e.realmMu.Lock()
-	defer e.realmMu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if r := e.realms[extension]; r != "" {
 		return r
 	}
