@@ -346,10 +346,15 @@ func (c *Client) API(ctx context.Context, cmd string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return out, refusal("api", cmd, out)
+}
+
+// refusal is the error an api command's output reports ("-ERR …"), or nil.
+func refusal(how, cmd, out string) error {
 	if strings.HasPrefix(out, "-ERR") {
-		return out, fmt.Errorf("api %s: %s: %w", apiName(cmd), strings.TrimSpace(out), ErrFailed)
+		return fmt.Errorf("%s %s: %s: %w", how, apiName(cmd), strings.TrimSpace(out), ErrFailed)
 	}
-	return out, nil
+	return nil
 }
 
 // apiName is the command word, for errors and logs (arguments may carry
@@ -522,8 +527,8 @@ func (c *Client) show(ctx context.Context, cmd string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if strings.HasPrefix(out, "-ERR") {
-		return "", fmt.Errorf("%s: %s: %w", apiName(cmd), strings.TrimSpace(out), ErrFailed)
+	if err := refusal("bgapi", cmd, out); err != nil {
+		return "", err
 	}
 	return out, nil
 }

@@ -194,13 +194,13 @@ func (pc *proxyConn) proxy(b *backend, log *slog.Logger) {
 		// eslgo → FreeSWITCH, in LF line endings. When eslgo is done,
 		// FreeSWITCH sees the close and, with socket_resume, goes on
 		// with the dialplan.
-		copyCommands(&lfWriter{w: pc.front}, back)
+		copyFrames(&lfWriter{w: pc.front}, back, commandBuffers)
 		pc.closeFront()
 	}()
 	// FreeSWITCH → eslgo: the connect reply gets our header, then the
 	// rest is copied as it comes.
 	if err := pc.forwardConnectReply(back); err == nil {
-		copyFrames(back, pc.front)
+		copyFrames(back, pc.front, eventBuffers)
 	}
 	pc.markFrontGone()
 	// eslgo must not see EOF here: its receive loop then sends on a channel
@@ -211,28 +211,26 @@ func (pc *proxyConn) proxy(b *backend, log *slog.Logger) {
 	_ = back.Close()
 }
 
-// copyBuffers are copyFrames' buffers: ESL frames are 45 bytes to ~20 KB.
-var copyBuffers = sync.Pool{New: func() any { return new([16 << 10]byte) }}
+// Buffer pools for copyFrames: eventBuffers for what FreeSWITCH sends (ESL
+// frames are 45 bytes to ~20 KB), commandBuffers for what stickyacd sends
+// (a sendmsg with a dial string at most: a few hundred bytes), where a call
+// holds its buffer for its whole life.
+var (
+	eventBuffers   = bufferPool(16 << 10)
+	commandBuffers = bufferPool(2 << 10)
+)
 
-// commandBuffers are copyCommands' buffers: a call holds one for its whole
-// life, and what stickyacd sends (a sendmsg with a dial string at most) is
-// a few hundred bytes.
-var commandBuffers = sync.Pool{New: func() any { return new([2 << 10]byte) }}
-
-// copyCommands is copyFrames for the commands stickyacd sends.
-func copyCommands(dst io.Writer, src io.Reader) {
-	buf := commandBuffers.Get().(*[2 << 10]byte)
-	defer commandBuffers.Put(buf)
-	_, _ = io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf[:])
+func bufferPool(size int) *sync.Pool {
+	return &sync.Pool{New: func() any { b := make([]byte, size); return &b }}
 }
 
 // copyFrames copies until src or dst fails, with read and write: for
 // frames this small, splice(2) (what io.Copy would use between TCP and
 // unix sockets) measured slower, each frame costing a pipe round.
-func copyFrames(dst io.Writer, src io.Reader) {
-	buf := copyBuffers.Get().(*[16 << 10]byte)
-	defer copyBuffers.Put(buf)
-	_, _ = io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf[:])
+func copyFrames(dst io.Writer, src io.Reader, buffers *sync.Pool) {
+	buf := buffers.Get().(*[]byte)
+	defer buffers.Put(buf)
+	_, _ = io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *buf)
 }
 
 // forwardConnectReply reads FreeSWITCH's first frame, the reply to eslgo's
