@@ -1,17 +1,16 @@
 package routing_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/stickyacd/stickyacd/internal/testlog"
 	"github.com/stickyacd/stickyacd/routing"
 	rt "github.com/stickyacd/stickyacd/routing/routingtest"
 )
@@ -54,7 +53,7 @@ type harness struct {
 	cfg    routing.Config
 	env    *rt.Env
 	router *routing.Router
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 }
 
 func newHarness(t testing.TB, tweak func(*routing.Config)) *harness {
@@ -75,7 +74,7 @@ func newHarness(t testing.TB, tweak func(*routing.Config)) *harness {
 	for id, d := range idle {
 		env.Presence.Idle(id, rt.Epoch.Add(-time.Hour).Add(d))
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	d := env.Deps()
 	d.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	r, err := routing.New(cfg, d)
@@ -186,21 +185,4 @@ func bridged(cc *rt.Call) []string {
 		out = append(out, b.Agent.ID)
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,41 +1,23 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/stickyacd/stickyacd/internal/testlog"
 )
-
-// lockedBuffer collects the writer goroutine's log lines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestCallWriterWithoutPostgres: with PostgreSQL unreachable, saves still
 // return at once and read back; the writer tries again; the queue is
 // bounded; closing gives up what is left, naming each lost record, and
 // leaves no goroutine behind.
 func TestCallWriterWithoutPostgres(t *testing.T) {
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	w, err := newCallWriter(&DB{dsn: "postgres://postgres@127.0.0.1:1/test?sslmode=disable"},
 		slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {

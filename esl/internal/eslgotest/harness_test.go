@@ -6,7 +6,6 @@
 package eslgotest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/stickyacd/stickyacd/esl"
 	"github.com/stickyacd/stickyacd/esl/fstest"
+	"github.com/stickyacd/stickyacd/internal/testlog"
 )
 
 func TestMain(m *testing.M) {
@@ -28,30 +28,11 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/stickyacd/stickyacd/esl.(*backend).run"))
 }
 
-// logBuffer collects logs; t.Log cannot be used by goroutines that may
-// outlive a test.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // harness is a Server on 127.0.0.1:0 with an emulator dialling it.
 type harness struct {
 	srv    *esl.Server
 	fs     *fstest.FS
-	logs   *logBuffer
+	logs   *testlog.Buffer
 	cancel context.CancelFunc
 	served chan error
 }
@@ -61,7 +42,7 @@ const speed = 100
 
 func start(t testing.TB, opts esl.ServerOptions, h esl.Handler, fsOpts fstest.Options) *harness {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"

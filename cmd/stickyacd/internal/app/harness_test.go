@@ -30,6 +30,7 @@ import (
 	"github.com/stickyacd/stickyacd/cmd/stickyacd/internal/config"
 	"github.com/stickyacd/stickyacd/cmd/stickyacd/internal/httpapi"
 	"github.com/stickyacd/stickyacd/esl/fstest"
+	"github.com/stickyacd/stickyacd/internal/testlog"
 	"github.com/stickyacd/stickyacd/routing"
 	"github.com/stickyacd/stickyacd/store"
 	"github.com/stickyacd/stickyacd/store/presence/presencetest"
@@ -112,26 +113,9 @@ type env struct {
 	cfg   *config.Config
 	base  string
 	clock *offsetClock
-	logs  *syncBuffer
+	logs  *testlog.Buffer
 	// stop ends Run as SIGTERM does and returns its error (once).
 	stop func() error
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func freePort(t *testing.T) string {
@@ -209,7 +193,7 @@ func start(t *testing.T, mut func(*config.Config)) *env {
 	if err := cfg.Validate(config.Need{HashKey: true}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := &offsetClock{}
 	ctx, cancel := context.WithCancel(context.Background())
